@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# One bootstrap for a fresh Debian 12 machine: installs what is missing
+# (Debian packages, the conformance suite's npm packages from the committed
+# lock file), then configures and builds hubcast into ./build.
+# Usage: scripts/setup.sh [extra cmake -D options]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PKGS=(build-essential cmake pkg-config git ca-certificates
+      libwebsockets-dev libcjson-dev libjwt-dev libcmocka-dev libssl-dev libcurl4-openssl-dev
+      nodejs npm)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# A machine whose node/npm came from elsewhere (not dpkg) keeps them.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  tmp=(); for p in "${missing[@]}"; do [[ $p == nodejs || $p == npm ]] || tmp+=("$p"); done
+  missing=("${tmp[@]+"${tmp[@]}"}")
+fi
+if ((${#missing[@]})); then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "setup: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if [ -f conformance/package-lock.json ] && [ ! -d conformance/node_modules/@microsoft/signalr ]; then
+  echo "setup: installing conformance npm packages"
+  (cd conformance && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+cmake -S . -B build "$@" >/dev/null
+cmake --build build -j"$(nproc)"

@@ -1,0 +1,573 @@
+/*
+ * hcs_auth: JWT verification and issuing, bearer extraction and the upstream
+ * HMAC signature (azure-signalr-service.md sections 2 and 5.3).
+ *
+ * libjwt 1.10 checks only the signature, matches `alg` case-insensitively and
+ * parses with jansson, so this file first splits and decodes the token itself:
+ * only exactly three base64url segments, a JSON object header whose `alg` is
+ * exactly HS256, HS384 or HS512, and a JSON object payload reach jwt_decode().
+ * The claims returned are our own cJSON parse of the signed payload; duplicate
+ * member names are refused so that libjwt (last wins) and cJSON (first wins)
+ * can never read different values.
+ *
+ * Invariants: never logs; never keeps state between calls; out-parameters are
+ * written only on success. Memory comes from hcp_malloc (and cJSON's hooks,
+ * which hcp_set_alloc routes); libjwt allocates with libc and its results
+ * are copied and released here.
+ */
+#include "auth.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <hcp/common.h>
+#include <jwt.h>
+#include <openssl/evp.h>
+
+#define R_TOO_LONG "token too long"
+#define R_MALFORMED "malformed token"
+#define R_ALG "algorithm not allowed"
+#define R_SIGNATURE "bad signature"
+#define R_EXPIRED "token expired"
+#define R_NOT_YET "token not yet valid"
+#define R_AUDIENCE "audience mismatch"
+#define R_NOMEM "out of memory"
+
+/* Largest decoded segment (3 bytes per 4 characters) plus a NUL. */
+#define MAX_DECODED ((HCS_AUTH_MAX_TOKEN / 4) * 3 + 4)
+
+/* Claims holding the user id, highest priority first (section 2.1). */
+static const char *const user_id_claims[] = {
+    "asrs.s.uid",
+    "nameid",
+    "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier",
+    "sub",
+};
+
+#define ALL_TRANSPORTS 7u
+
+static int b64url_value(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '-')
+        return 62;
+    if (c == '_')
+        return 63;
+    return -1;
+}
+
+static bool is_b64url(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (b64url_value((unsigned char)s[i]) < 0)
+            return false;
+    }
+    return len % 4 != 1;
+}
+
+/*
+ * Decode unpadded base64url s[0..len) into out (at least len / 4 * 3 + 2
+ * bytes). Returns the decoded length or -1 on a character outside the
+ * alphabet or an impossible length. Unused trailing bits are ignored, as
+ * libjwt does.
+ */
+static long b64url_decode(const char *s, size_t len, unsigned char *out)
+{
+    uint32_t acc = 0;
+    int bits = 0;
+    long n = 0;
+
+    if (!is_b64url(s, len))
+        return -1;
+    for (size_t i = 0; i < len; i++) {
+        acc = (acc << 6) | (uint32_t)b64url_value((unsigned char)s[i]);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[n++] = (unsigned char)(acc >> bits);
+            acc &= (1u << bits) - 1u;
+        }
+    }
+    return n;
+}
+
+/* True when an object has two members with the same name. */
+static bool has_duplicate_names(const cJSON *obj)
+{
+    for (const cJSON *a = obj->child; a != NULL; a = a->next) {
+        for (const cJSON *b = a->next; b != NULL; b = b->next) {
+            if (a->string != NULL && b->string != NULL && strcmp(a->string, b->string) == 0)
+                return true;
+        }
+    }
+    return false;
+}
+
+/* Decode one segment and parse it as a JSON object; NULL when it is not one. */
+static cJSON *decode_object(const char *s, size_t len, unsigned char *scratch)
+{
+    long n = b64url_decode(s, len, scratch);
+    const char *end = NULL;
+    cJSON *obj;
+
+    if (n <= 0)
+        return NULL;
+    /* Some cJSON releases read past `length` in unterminated strings. */
+    scratch[n] = '\0';
+    obj = cJSON_ParseWithLengthOpts((const char *)scratch, (size_t)n, &end, false);
+    if (obj == NULL)
+        return NULL;
+    /* Only whitespace may follow the object. */
+    while (end < (const char *)scratch + n &&
+           (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
+        end++;
+    if (!cJSON_IsObject(obj) || end != (const char *)scratch + n || has_duplicate_names(obj)) {
+        cJSON_Delete(obj);
+        return NULL;
+    }
+    return obj;
+}
+
+/* Map the header's `alg` to libjwt's enum; JWT_ALG_INVAL unless exactly HS*. */
+static jwt_alg_t allowed_alg(const char *alg)
+{
+    if (strcmp(alg, "HS256") == 0)
+        return JWT_ALG_HS256;
+    if (strcmp(alg, "HS384") == 0)
+        return JWT_ALG_HS384;
+    if (strcmp(alg, "HS512") == 0)
+        return JWT_ALG_HS512;
+    return JWT_ALG_INVAL;
+}
+
+/*
+ * A NumericDate claim (RFC 7519 section 2): absent is fine (*out_has false),
+ * present must be a JSON number (integer or fraction). Returns -1 otherwise.
+ */
+static int numeric_claim(const cJSON *claims, const char *name, bool *out_has, double *out)
+{
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(claims, name);
+
+    *out_has = false;
+    if (item == NULL)
+        return 0;
+    if (!cJSON_IsNumber(item) || isnan(item->valuedouble))
+        return -1;
+    *out_has = true;
+    *out = item->valuedouble;
+    return 0;
+}
+
+static int64_t clamp_i64(double v)
+{
+    if (v >= 9223372036854775807.0)
+        return INT64_MAX;
+    if (v <= -9223372036854775808.0)
+        return INT64_MIN;
+    return (int64_t)v;
+}
+
+/*
+ * The path of an audience URL: after "scheme://authority" when present, up to
+ * '?' or '#'. Sets *out_len; the result points into `aud`.
+ */
+static const char *aud_path(const char *aud, size_t *out_len)
+{
+    const char *p = strstr(aud, "://");
+    size_t n;
+
+    if (p != NULL) {
+        p += 3;
+        p += strcspn(p, "/?#");
+    } else {
+        p = aud;
+    }
+    n = strcspn(p, "?#");
+    *out_len = n;
+    return p;
+}
+
+/* ASCII case-insensitive search for family[0..flen) in s[0..len). */
+static bool contains_ci(const char *s, size_t len, const char *family, size_t flen)
+{
+    if (flen > len)
+        return false;
+    for (size_t i = 0; i + flen <= len; i++) {
+        if (strncasecmp(s + i, family, flen) == 0)
+            return true;
+    }
+    return false;
+}
+
+/*
+ * Section 1.1: the SDKs put different schemes, hosts, ports and queries into
+ * `aud`, so strict mode compares only the path family. A family with a
+ * trailing '/' also matches a path that ends without it ("/client").
+ */
+static bool aud_matches(const char *aud, const char *family)
+{
+    size_t len;
+    size_t flen = strlen(family);
+    const char *path = aud_path(aud, &len);
+
+    if (contains_ci(path, len, family, flen))
+        return true;
+    if (flen > 1 && family[flen - 1] == '/' && len >= flen - 1)
+        return strncasecmp(path + len - (flen - 1), family, flen - 1) == 0;
+    return false;
+}
+
+static bool audience_ok(const cJSON *claims, const char *family)
+{
+    const cJSON *aud = cJSON_GetObjectItemCaseSensitive(claims, "aud");
+    const cJSON *el;
+
+    if (cJSON_IsString(aud))
+        return aud_matches(aud->valuestring, family);
+    if (cJSON_IsArray(aud)) {
+        cJSON_ArrayForEach(el, aud)
+        {
+            if (cJSON_IsString(el) && aud_matches(el->valuestring, family))
+                return true;
+        }
+    }
+    return false;
+}
+
+static const char *find_user_id(const cJSON *claims)
+{
+    for (size_t i = 0; i < sizeof(user_id_claims) / sizeof(user_id_claims[0]); i++) {
+        const cJSON *item = cJSON_GetObjectItemCaseSensitive(claims, user_id_claims[i]);
+
+        if (cJSON_IsString(item) && item->valuestring[0] != '\0')
+            return item->valuestring;
+    }
+    return NULL;
+}
+
+/*
+ * asrs.s.htt (section 2.1): a bitmask 1..7. The .NET SDK writes claim values
+ * as strings, so a decimal string is accepted as well as a JSON integer.
+ * Anything else means all transports.
+ */
+static unsigned find_transports(const cJSON *claims)
+{
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(claims, "asrs.s.htt");
+    double v;
+
+    if (cJSON_IsNumber(item)) {
+        v = item->valuedouble;
+        if (v >= 1.0 && v <= 7.0 && v == (double)(unsigned)v)
+            return (unsigned)v;
+    } else if (cJSON_IsString(item)) {
+        const char *s = item->valuestring;
+
+        if (s[0] >= '1' && s[0] <= '7' && s[1] == '\0')
+            return (unsigned)(s[0] - '0');
+    }
+    return ALL_TRANSPORTS;
+}
+
+/* Try every key; 0 when one verifies with the expected algorithm. */
+static int check_signature(const struct hcs_auth_keys *keys, const char *token, jwt_alg_t alg,
+                           const char **out_reason)
+{
+    const char *reason = R_SIGNATURE;
+
+    for (size_t i = 0; keys != NULL && i < keys->n_keys; i++) {
+        const char *key = keys->keys[i];
+        size_t klen = key != NULL ? strlen(key) : 0;
+        jwt_t *jwt = NULL;
+        int rc;
+
+        /* An empty key would make libjwt skip the signature check. */
+        if (klen == 0 || klen > INT_MAX)
+            continue;
+        rc = jwt_decode(&jwt, token, (const unsigned char *)key, (int)klen);
+        if (rc == 0) {
+            jwt_alg_t got = jwt_get_alg(jwt);
+
+            jwt_free(jwt);
+            if (got == alg)
+                return 0;
+            *out_reason = R_ALG;
+            return -1;
+        }
+        jwt_free(jwt);
+        if (rc == ENOMEM)
+            reason = R_NOMEM;
+    }
+    *out_reason = reason;
+    return -1;
+}
+
+static int verify(const struct hcs_auth_keys *keys, const struct hcs_auth_options *opt,
+                  const char *token, size_t len, int64_t now_s, struct hcs_principal *out,
+                  const char **out_reason)
+{
+    static const struct hcs_auth_options defaults = {true, 300, NULL};
+    char tok[HCS_AUTH_MAX_TOKEN + 1];
+    unsigned char scratch[MAX_DECODED];
+    const char *dot1, *dot2;
+    cJSON *header = NULL, *claims = NULL;
+    const cJSON *alg_item, *typ;
+    jwt_alg_t alg;
+    bool has_exp, has_nbf;
+    double exp = 0, nbf = 0;
+    const char *uid;
+    char *user_id = NULL;
+
+    if (opt == NULL)
+        opt = &defaults;
+    if (token == NULL) {
+        *out_reason = R_MALFORMED;
+        return -1;
+    }
+    if (len > HCS_AUTH_MAX_TOKEN) {
+        *out_reason = R_TOO_LONG;
+        return -1;
+    }
+
+    /* Exactly three segments; header and payload non-empty (RFC 7515 7.1). */
+    *out_reason = R_MALFORMED;
+    dot1 = memchr(token, '.', len);
+    if (dot1 == NULL)
+        return -1;
+    dot2 = memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - token));
+    if (dot2 == NULL || memchr(dot2 + 1, '.', len - (size_t)(dot2 + 1 - token)) != NULL)
+        return -1;
+    if (dot1 == token || dot2 == dot1 + 1)
+        return -1;
+    if (!is_b64url(dot2 + 1, len - (size_t)(dot2 + 1 - token)))
+        return -1;
+
+    header = decode_object(token, (size_t)(dot1 - token), scratch);
+    if (header == NULL)
+        return -1;
+    alg_item = cJSON_GetObjectItemCaseSensitive(header, "alg");
+    typ = cJSON_GetObjectItemCaseSensitive(header, "typ");
+    if (!cJSON_IsString(alg_item) ||
+        (typ != NULL && (!cJSON_IsString(typ) || strcasecmp(typ->valuestring, "JWT") != 0))) {
+        cJSON_Delete(header);
+        return -1;
+    }
+    alg = allowed_alg(alg_item->valuestring);
+    cJSON_Delete(header);
+    if (alg == JWT_ALG_INVAL) {
+        *out_reason = R_ALG;
+        return -1;
+    }
+
+    claims = decode_object(dot1 + 1, (size_t)(dot2 - dot1 - 1), scratch);
+    if (claims == NULL)
+        return -1;
+
+    if (dot2 + 1 == token + len) {
+        *out_reason = R_SIGNATURE;
+        goto fail;
+    }
+    memcpy(tok, token, len);
+    tok[len] = '\0';
+    if (check_signature(keys, tok, alg, out_reason) != 0)
+        goto fail;
+
+    *out_reason = R_MALFORMED;
+    if (numeric_claim(claims, "exp", &has_exp, &exp) != 0 ||
+        numeric_claim(claims, "nbf", &has_nbf, &nbf) != 0)
+        goto fail;
+    if (opt->check_lifetime) {
+        double skew = opt->skew_s > 0 ? (double)opt->skew_s : 0.0;
+
+        if (has_exp && (double)now_s > exp + skew) {
+            *out_reason = R_EXPIRED;
+            goto fail;
+        }
+        if (has_nbf && (double)now_s + skew < nbf) {
+            *out_reason = R_NOT_YET;
+            goto fail;
+        }
+    }
+    if (opt->audience_path != NULL && !audience_ok(claims, opt->audience_path)) {
+        *out_reason = R_AUDIENCE;
+        goto fail;
+    }
+
+    uid = find_user_id(claims);
+    if (uid != NULL) {
+        user_id = hcp_strdup(uid);
+        if (user_id == NULL) {
+            *out_reason = R_NOMEM;
+            goto fail;
+        }
+    }
+    out->user_id = user_id;
+    out->transports = find_transports(claims);
+    out->exp = has_exp ? clamp_i64(exp) : 0;
+    out->claims = claims;
+    return 0;
+
+fail:
+    cJSON_Delete(claims);
+    return -1;
+}
+
+int hcs_auth_verify(const struct hcs_auth_keys *keys, const struct hcs_auth_options *opt,
+                    const char *token, size_t len, int64_t now_s, struct hcs_principal *out,
+                    const char **out_reason)
+{
+    const char *reason = NULL;
+    int rc;
+
+    if (out == NULL) {
+        if (out_reason != NULL)
+            *out_reason = R_MALFORMED;
+        return -1;
+    }
+    rc = verify(keys, opt, token, len, now_s, out, &reason);
+    if (rc != 0 && out_reason != NULL)
+        *out_reason = reason;
+    return rc;
+}
+
+void hcs_principal_cleanup(struct hcs_principal *p)
+{
+    if (p == NULL)
+        return;
+    hcp_free(p->user_id);
+    cJSON_Delete(p->claims);
+    p->user_id = NULL;
+    p->claims = NULL;
+    p->exp = 0;
+    p->transports = 0;
+}
+
+int hcs_auth_issue(const char *key, const char *audience, const char *user_id, int64_t now_s,
+                   int64_t lifetime_s, char **out_token)
+{
+    jwt_t *jwt = NULL;
+    char *encoded = NULL;
+    char *copy = NULL;
+    size_t klen;
+    int64_t exp;
+
+    if (key == NULL || out_token == NULL)
+        return -1;
+    klen = strlen(key);
+    if (klen == 0 || klen > INT_MAX)
+        return -1;
+    if (__builtin_add_overflow(now_s, lifetime_s, &exp) || now_s < LONG_MIN || now_s > LONG_MAX ||
+        exp < LONG_MIN || exp > LONG_MAX)
+        return -1;
+
+    if (jwt_new(&jwt) != 0)
+        return -1;
+    if (jwt_set_alg(jwt, JWT_ALG_HS256, (const unsigned char *)key, (int)klen) != 0)
+        goto fail;
+    if (audience != NULL && jwt_add_grant(jwt, "aud", audience) != 0)
+        goto fail;
+    if (jwt_add_grant_int(jwt, "iat", (long)now_s) != 0 ||
+        jwt_add_grant_int(jwt, "nbf", (long)now_s) != 0 ||
+        jwt_add_grant_int(jwt, "exp", (long)exp) != 0)
+        goto fail;
+    if (user_id != NULL && user_id[0] != '\0' && jwt_add_grant(jwt, "asrs.s.uid", user_id) != 0)
+        goto fail;
+    encoded = jwt_encode_str(jwt);
+    if (encoded == NULL)
+        goto fail;
+    copy = hcp_strdup(encoded);
+    /* libjwt 1.10 allocates with libc and has no jwt_free_str(). */
+    free(encoded);
+    if (copy == NULL)
+        goto fail;
+    jwt_free(jwt);
+    *out_token = copy;
+    return 0;
+
+fail:
+    jwt_free(jwt);
+    return -1;
+}
+
+static bool is_space(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* Trim spaces around s; NULL when nothing is left. */
+static const char *trimmed(const char *s, size_t *out_len)
+{
+    size_t n;
+
+    while (is_space(*s))
+        s++;
+    n = strlen(s);
+    while (n > 0 && is_space(s[n - 1]))
+        n--;
+    if (n == 0)
+        return NULL;
+    *out_len = n;
+    return s;
+}
+
+const char *hcs_auth_bearer(const char *authorization, const char *access_token_query,
+                            size_t *out_len)
+{
+    static const char scheme[] = "Bearer";
+    const size_t slen = sizeof(scheme) - 1;
+    const char *t;
+    size_t n = 0;
+
+    if (authorization != NULL) {
+        const char *s = authorization;
+
+        while (is_space(*s))
+            s++;
+        if (strncasecmp(s, scheme, slen) == 0 && is_space(s[slen])) {
+            t = trimmed(s + slen, &n);
+            if (t != NULL) {
+                if (out_len != NULL)
+                    *out_len = n;
+                return t;
+            }
+        }
+    }
+    if (access_token_query != NULL) {
+        t = trimmed(access_token_query, &n);
+        if (t != NULL) {
+            if (out_len != NULL)
+                *out_len = n;
+            return t;
+        }
+    }
+    return NULL;
+}
+
+int hcs_auth_hmac_sha256_hex(const char *key, const char *data, size_t len, char out[65])
+{
+    static const char hex[] = "0123456789ABCDEF";
+    unsigned char mac[32];
+    size_t mac_len = 0;
+
+    if (key == NULL || out == NULL || (data == NULL && len > 0))
+        return -1;
+    if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, strlen(key),
+                  (const unsigned char *)(data != NULL ? data : ""), len, mac, sizeof(mac),
+                  &mac_len) == NULL ||
+        mac_len != sizeof(mac))
+        return -1;
+    for (size_t i = 0; i < sizeof(mac); i++) {
+        out[2 * i] = hex[mac[i] >> 4];
+        out[2 * i + 1] = hex[mac[i] & 0x0f];
+    }
+    out[64] = '\0';
+    return 0;
+}

@@ -1,0 +1,356 @@
+/*
+ * Configuration table and parser. See config.h. Every option has one row in
+ * OPTIONS: long name, short flag, environment variable, type, default,
+ * bounds and help text; parsing, --help and the docs table all come from it.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "hcp/common.h"
+
+#ifndef HUBCAST_VERSION
+#define HUBCAST_VERSION "0.1.0"
+#endif
+
+enum opt_type { T_INT, T_SIZE, T_SECONDS, T_BOOL, T_STR, T_KEYS, T_LOGLEVEL };
+
+struct option_row {
+    const char *name;   /* long flag without -- */
+    char short_flag;    /* 0 = none */
+    const char *env;    /* environment variable or NULL */
+    enum opt_type type;
+    size_t offset;      /* into struct hcs_config */
+    size_t size;        /* for T_STR: buffer size */
+    const char *def;    /* default as text */
+    long long min, max; /* bounds for numbers */
+    const char *help;
+};
+
+#define OFF(f) offsetof(struct hcs_config, f)
+#define SZ(f) sizeof(((struct hcs_config *)0)->f)
+
+static const struct option_row OPTIONS[] = {
+    {"port", 'p', "HUBCAST_PORT", T_INT, OFF(port), 0, "8888", 0, 65535,
+     "TCP port to listen on (0 picks a free port; the connection string shows it)."},
+    {"host", 'i', "HUBCAST_HOST", T_STR, OFF(host), SZ(host), "localhost", 0, 0,
+     "Address or host name to bind (0.0.0.0 for all interfaces)."},
+    {"access-key", 0, "HUBCAST_ACCESS_KEYS", T_KEYS, 0, 0, HCS_DEFAULT_ACCESS_KEY, 1, 4096,
+     "Access key for signing/verifying tokens; repeat for rotation (the env var takes a comma "
+     "list). Tokens signed with any key are accepted; the first is printed."},
+    {"config", 'c', "HUBCAST_CONFIG", T_STR, OFF(config_path), SZ(config_path), "", 0, 0,
+     "Upstream settings.json (file or directory holding it); default ./settings.json when "
+     "present."},
+    {"public-url", 0, "HUBCAST_PUBLIC_URL", T_STR, OFF(public_url), SZ(public_url), "", 0, 0,
+     "Base URL to advertise in the printed connection string (for containers/proxies)."},
+    {"cors-origins", 0, "HUBCAST_CORS_ORIGINS", T_STR, OFF(cors_origins), SZ(cors_origins), "*",
+     0, 0, "Origins allowed for credentialed cross-origin requests: * (echo any) or a comma list."},
+    {"max-message-bytes", 0, "HUBCAST_MAX_MESSAGE_BYTES", T_SIZE, OFF(max_message_bytes), 0,
+     "1048576", 256, 1LL << 30, "Largest hub message a client may send (including the handshake)."},
+    {"max-body-bytes", 0, "HUBCAST_MAX_BODY_BYTES", T_SIZE, OFF(max_body_bytes), 0, "1048576",
+     256, 1LL << 30, "Largest REST request body; larger bodies get 413."},
+    {"max-header-bytes", 0, "HUBCAST_MAX_HEADER_BYTES", T_SIZE, OFF(max_header_bytes), 0, "16384",
+     1024, 65535, "Largest total size of HTTP request headers."},
+    {"max-queue-bytes", 0, "HUBCAST_MAX_QUEUE_BYTES", T_SIZE, OFF(max_queue_bytes), 0, "4194304",
+     4096, 1LL << 32, "Outbound bytes queued per connection before it is closed as too slow."},
+    {"max-connections", 0, "HUBCAST_MAX_CONNECTIONS", T_SIZE, OFF(max_connections), 0, "100000", 1,
+     10000000, "Connections (negotiated or connected); negotiate beyond it gets 429."},
+    {"handshake-timeout", 0, "HUBCAST_HANDSHAKE_TIMEOUT", T_SECONDS, OFF(handshake_timeout_s), 0,
+     "15", 1, 3600, "Seconds a client has to complete the SignalR handshake."},
+    {"keepalive-interval", 0, "HUBCAST_KEEPALIVE_INTERVAL", T_SECONDS, OFF(keepalive_s), 0, "15",
+     1, 3600, "Seconds of send-idleness after which the service sends a Ping."},
+    {"client-timeout", 0, "HUBCAST_CLIENT_TIMEOUT", T_SECONDS, OFF(client_timeout_s), 0, "30", 1,
+     3600, "Seconds without any message from a client (after its first Ping) before closing it."},
+    {"negotiate-timeout", 0, "HUBCAST_NEGOTIATE_TIMEOUT", T_SECONDS, OFF(negotiate_timeout_s), 0,
+     "30", 1, 3600, "Seconds a negotiated connection token stays valid without a transport."},
+    {"token-skew", 0, "HUBCAST_TOKEN_SKEW", T_SECONDS, OFF(token_skew_s), 0, "300", 0, 86400,
+     "Clock skew in seconds allowed when checking token exp/nbf."},
+    {"check-token-lifetime", 0, "HUBCAST_CHECK_TOKEN_LIFETIME", T_BOOL,
+     OFF(check_token_lifetime), 0, "true", 0, 0,
+     "Reject expired or not-yet-valid tokens (the official emulator does not)."},
+    {"strict-audience", 0, "HUBCAST_STRICT_AUDIENCE", T_BOOL, OFF(strict_audience), 0, "false", 0,
+     0, "Require token audiences in the right path family (/client/ or /api/)."},
+    {"log-level", 0, "HUBCAST_LOG_LEVEL", T_LOGLEVEL, OFF(log_level), 0, "notice", 0, 4,
+     "err, warn, notice, info or debug."},
+};
+#define N_OPTIONS (sizeof(OPTIONS) / sizeof(OPTIONS[0]))
+
+static const char *LEVELS[] = {"err", "warn", "notice", "info", "debug"};
+
+static void clear_keys(struct hcs_config *cfg)
+{
+    for (size_t i = 0; i < cfg->n_access_keys; i++)
+        free(cfg->access_keys[i]);
+    cfg->n_access_keys = 0;
+}
+
+static int add_key(struct hcs_config *cfg, const char *k, size_t len, FILE *err)
+{
+    if (len == 0 || len > 4096) {
+        fprintf(err, "hubcast-service: access key must be 1..4096 characters\n");
+        return -1;
+    }
+    if (cfg->n_access_keys >= HCS_MAX_KEYS) {
+        fprintf(err, "hubcast-service: at most %d access keys\n", HCS_MAX_KEYS);
+        return -1;
+    }
+    char *copy = strndup(k, len);
+    if (!copy)
+        return -1;
+    cfg->access_keys[cfg->n_access_keys++] = copy;
+    return 0;
+}
+
+static int parse_bool(const char *v, bool *out)
+{
+    if (!strcmp(v, "1") || !strcasecmp(v, "true") || !strcasecmp(v, "on") ||
+        !strcasecmp(v, "yes")) {
+        *out = true;
+        return 0;
+    }
+    if (!strcmp(v, "0") || !strcasecmp(v, "false") || !strcasecmp(v, "off") ||
+        !strcasecmp(v, "no")) {
+        *out = false;
+        return 0;
+    }
+    return -1;
+}
+
+/* Sizes accept a k/m/g suffix (powers of 1024). */
+static int parse_number(const char *v, bool allow_suffix, long long *out)
+{
+    if (!*v)
+        return -1;
+    errno = 0;
+    char *end = NULL;
+    long long n = strtoll(v, &end, 10);
+    if (errno || end == v || n < 0)
+        return -1;
+    if (allow_suffix && *end) {
+        long long mul = 1;
+        switch (tolower((unsigned char)*end)) {
+        case 'k': mul = 1024; break;
+        case 'm': mul = 1024 * 1024; break;
+        case 'g': mul = 1024LL * 1024 * 1024; break;
+        default: return -1;
+        }
+        end++;
+        if (*end == 'b' || *end == 'B')
+            end++;
+        if (n > LLONG_MAX / mul)
+            return -1;
+        n *= mul;
+    }
+    if (*end)
+        return -1;
+    *out = n;
+    return 0;
+}
+
+/* `from_flag` distinguishes repeated --access-key (append) from env (replace). */
+static int apply(struct hcs_config *cfg, const struct option_row *o, const char *v,
+                 const char *source, bool append_keys, FILE *err)
+{
+    char *base = (char *)cfg;
+    long long n;
+    switch (o->type) {
+    case T_INT:
+    case T_SIZE:
+    case T_SECONDS:
+        if (parse_number(v, o->type == T_SIZE, &n) || n < o->min || n > o->max) {
+            fprintf(err, "hubcast-service: %s: invalid value '%s' for %s (allowed %lld..%lld)\n",
+                    source, v, o->name, o->min, o->max);
+            return -1;
+        }
+        if (o->type == T_INT)
+            *(int *)(base + o->offset) = (int)n;
+        else if (o->type == T_SIZE)
+            *(size_t *)(base + o->offset) = (size_t)n;
+        else
+            *(int64_t *)(base + o->offset) = (int64_t)n;
+        return 0;
+    case T_BOOL:
+        if (parse_bool(v, (bool *)(base + o->offset))) {
+            fprintf(err, "hubcast-service: %s: invalid boolean '%s' for %s\n", source, v,
+                    o->name);
+            return -1;
+        }
+        return 0;
+    case T_STR:
+        if (strlen(v) >= o->size) {
+            fprintf(err, "hubcast-service: %s: value for %s is too long\n", source, o->name);
+            return -1;
+        }
+        strcpy(base + o->offset, v);
+        return 0;
+    case T_LOGLEVEL:
+        for (int i = 0; i < 5; i++) {
+            if (!strcasecmp(v, LEVELS[i])) {
+                *(int *)(base + o->offset) = i;
+                return 0;
+            }
+        }
+        fprintf(err, "hubcast-service: %s: unknown log level '%s'\n", source, v);
+        return -1;
+    case T_KEYS:
+        if (!append_keys) {
+            clear_keys(cfg);
+            const char *p = v;
+            while (*p) {
+                const char *c = strchr(p, ',');
+                size_t len = c ? (size_t)(c - p) : strlen(p);
+                if (len && add_key(cfg, p, len, err))
+                    return -1;
+                p += len;
+                if (*p == ',')
+                    p++;
+            }
+            return cfg->n_access_keys ? 0 : -1;
+        }
+        return add_key(cfg, v, strlen(v), err);
+    }
+    return -1;
+}
+
+static const struct option_row *find_long(const char *name, size_t len)
+{
+    for (size_t i = 0; i < N_OPTIONS; i++)
+        if (strlen(OPTIONS[i].name) == len && !strncmp(OPTIONS[i].name, name, len))
+            return &OPTIONS[i];
+    return NULL;
+}
+
+static const struct option_row *find_short(char c)
+{
+    for (size_t i = 0; i < N_OPTIONS; i++)
+        if (OPTIONS[i].short_flag == c)
+            return &OPTIONS[i];
+    return NULL;
+}
+
+void hcs_config_print_help(FILE *out, const char *prog)
+{
+    fprintf(out,
+            "Usage: %s [start] [options]\n\n"
+            "hubcast-service: a local, protocol-compatible Azure SignalR Service (serverless).\n"
+            "On start it prints its connection string, e.g.\n"
+            "  Endpoint=http://localhost;Port=8888;AccessKey=...;Version=1.0;\n\n"
+            "Options (each also settable through the environment variable shown):\n",
+            prog);
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const struct option_row *o = &OPTIONS[i];
+        char flag[64];
+        if (o->short_flag)
+            snprintf(flag, sizeof flag, "-%c, --%s", o->short_flag, o->name);
+        else
+            snprintf(flag, sizeof flag, "    --%s", o->name);
+        fprintf(out, "  %-28s %s\n  %-28s [default: %s; env %s]\n", flag, o->help, "",
+                o->type == T_KEYS ? "the emulator's well-known key" : (*o->def ? o->def : "none"),
+                o->env ? o->env : "-");
+    }
+    fprintf(out, "  %-28s %s\n  %-28s %s\n", "-h, --help", "Show this help and exit.",
+            "-V, --version", "Print the version and exit.");
+}
+
+void hcs_config_print_markdown(FILE *out)
+{
+    fprintf(out, "| flag | environment | default | meaning |\n|---|---|---|---|\n");
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const struct option_row *o = &OPTIONS[i];
+        char flag[64];
+        if (o->short_flag)
+            snprintf(flag, sizeof flag, "`-%c`, `--%s`", o->short_flag, o->name);
+        else
+            snprintf(flag, sizeof flag, "`--%s`", o->name);
+        fprintf(out, "| %s | `%s` | %s | %s |\n", flag, o->env ? o->env : "-",
+                o->type == T_KEYS ? "emulator key" : (*o->def ? o->def : "(none)"), o->help);
+    }
+}
+
+enum hcs_config_result hcs_config_load(struct hcs_config *cfg, int argc, char **argv,
+                                       const char *(*get_env)(const char *name), FILE *out,
+                                       FILE *err)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->transports = 1u; /* WebSockets; SSE and long polling arrive with their edges */
+    for (size_t i = 0; i < N_OPTIONS; i++)
+        if (apply(cfg, &OPTIONS[i], OPTIONS[i].def, "default", false, err))
+            goto fail;
+    if (get_env) {
+        for (size_t i = 0; i < N_OPTIONS; i++) {
+            const char *v = OPTIONS[i].env ? get_env(OPTIONS[i].env) : NULL;
+            if (v && *v && apply(cfg, &OPTIONS[i], v, OPTIONS[i].env, false, err))
+                goto fail;
+        }
+    }
+    bool keys_from_flags = false;
+    int i = 1;
+    if (i < argc && !strcmp(argv[i], "start"))
+        i++;
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help") || !strcmp(a, "help")) {
+            hcs_config_print_help(out, "hubcast-service");
+            hcs_config_cleanup(cfg);
+            return HCS_CONFIG_EXIT_OK;
+        }
+        if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
+            fprintf(out, "hubcast-service %s\n", HUBCAST_VERSION);
+            hcs_config_cleanup(cfg);
+            return HCS_CONFIG_EXIT_OK;
+        }
+        const struct option_row *o = NULL;
+        const char *val = NULL;
+        if (a[0] == '-' && a[1] == '-') {
+            const char *eq = strchr(a + 2, '=');
+            size_t len = eq ? (size_t)(eq - (a + 2)) : strlen(a + 2);
+            o = find_long(a + 2, len);
+            if (eq)
+                val = eq + 1;
+        } else if (a[0] == '-' && a[1] && !a[2]) {
+            o = find_short(a[1]);
+        }
+        if (!o) {
+            fprintf(err, "hubcast-service: unknown option '%s' (see --help)\n", a);
+            goto fail;
+        }
+        if (!val) {
+            if (o->type == T_BOOL && (i + 1 >= argc || argv[i + 1][0] == '-')) {
+                val = "true";
+            } else if (i + 1 < argc) {
+                val = argv[++i];
+            } else {
+                fprintf(err, "hubcast-service: option --%s needs a value\n", o->name);
+                goto fail;
+            }
+        }
+        if (o->type == T_KEYS && !keys_from_flags) {
+            clear_keys(cfg);
+            keys_from_flags = true;
+        }
+        if (apply(cfg, o, val, "command line", true, err))
+            goto fail;
+    }
+    if (cfg->n_access_keys == 0) {
+        fprintf(err, "hubcast-service: at least one access key is required\n");
+        goto fail;
+    }
+    if (!*cfg->host) {
+        fprintf(err, "hubcast-service: --host must not be empty\n");
+        goto fail;
+    }
+    return HCS_CONFIG_RUN;
+fail:
+    hcs_config_cleanup(cfg);
+    return HCS_CONFIG_ERROR;
+}
+
+void hcs_config_cleanup(struct hcs_config *cfg)
+{
+    clear_keys(cfg);
+}

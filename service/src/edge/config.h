@@ -1,0 +1,62 @@
+/*
+ * hcs_config: the service's one immutable configuration, built at start from
+ * defaults < environment (HUBCAST_*) < command-line flags, validated whole,
+ * then passed around by const pointer. One table (config.c) drives parsing,
+ * `--help` and docs/configuration.md. No getenv() anywhere else.
+ */
+#ifndef HCS_CONFIG_H
+#define HCS_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define HCS_MAX_KEYS 8
+#define HCS_DEFAULT_ACCESS_KEY "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH"
+
+struct hcs_config {
+    int port;
+    char host[256];
+    char *access_keys[HCS_MAX_KEYS]; /* primary first */
+    size_t n_access_keys;
+    char config_path[1024];          /* -c: upstream settings.json (file or directory) */
+    char public_url[512];            /* advertised base URL, "" = derived from host:port */
+    char cors_origins[1024];         /* "*" = any origin (echoed), else comma list */
+    unsigned transports;             /* HCP_TRANSPORT_* offered by negotiate */
+    size_t max_message_bytes;
+    size_t max_body_bytes;
+    size_t max_header_bytes;
+    size_t max_queue_bytes;
+    size_t max_connections;
+    int64_t handshake_timeout_s;
+    int64_t keepalive_s;
+    int64_t client_timeout_s;
+    int64_t negotiate_timeout_s;
+    int64_t token_skew_s;
+    bool check_token_lifetime;
+    bool strict_audience;
+    int log_level; /* 0 err .. 4 debug */
+};
+
+enum hcs_config_result {
+    HCS_CONFIG_RUN = 0,     /* start the service */
+    HCS_CONFIG_EXIT_OK = 1, /* --help / --version printed */
+    HCS_CONFIG_ERROR = -1,  /* message printed to err */
+};
+
+/*
+ * Build the configuration from defaults, `envp`-style lookups through
+ * `get_env` (NULL = no environment), and argv. Accepts an optional leading
+ * verb `start`. Prints help/version to `out` and errors to `err`.
+ * Free with hcs_config_cleanup().
+ */
+enum hcs_config_result hcs_config_load(struct hcs_config *cfg, int argc, char **argv,
+                                       const char *(*get_env)(const char *name), FILE *out,
+                                       FILE *err);
+void hcs_config_cleanup(struct hcs_config *cfg);
+void hcs_config_print_help(FILE *out, const char *prog);
+/* Markdown table of every option (for docs/configuration.md). */
+void hcs_config_print_markdown(FILE *out);
+
+#endif

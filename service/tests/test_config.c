@@ -1,0 +1,129 @@
+/* Unit tests for the configuration table and parser (config.c). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+
+static const char *fake_env_port;
+static const char *fake_env_keys;
+
+static const char *fake_env(const char *name)
+{
+    if (!strcmp(name, "HUBCAST_PORT"))
+        return fake_env_port;
+    if (!strcmp(name, "HUBCAST_ACCESS_KEYS"))
+        return fake_env_keys;
+    return NULL;
+}
+
+static enum hcs_config_result load(struct hcs_config *cfg, int argc, char **argv)
+{
+    FILE *devnull = fopen("/dev/null", "w");
+    enum hcs_config_result r = hcs_config_load(cfg, argc, argv, fake_env, devnull, devnull);
+    fclose(devnull);
+    return r;
+}
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    fake_env_port = fake_env_keys = NULL;
+    struct hcs_config cfg;
+    char *argv[] = {"hubcast-service", NULL};
+    assert_int_equal(load(&cfg, 1, argv), HCS_CONFIG_RUN);
+    assert_int_equal(cfg.port, 8888);
+    assert_string_equal(cfg.host, "localhost");
+    assert_int_equal(cfg.n_access_keys, 1);
+    assert_string_equal(cfg.access_keys[0], HCS_DEFAULT_ACCESS_KEY);
+    assert_int_equal(cfg.handshake_timeout_s, 15);
+    assert_int_equal(cfg.keepalive_s, 15);
+    assert_int_equal(cfg.client_timeout_s, 30);
+    assert_true(cfg.check_token_lifetime);
+    assert_false(cfg.strict_audience);
+    assert_int_equal(cfg.max_body_bytes, 1048576);
+    hcs_config_cleanup(&cfg);
+}
+
+static void test_flags_override_env(void **state)
+{
+    (void)state;
+    fake_env_port = "9000";
+    fake_env_keys = "envkey1,envkey2";
+    struct hcs_config cfg;
+    char *argv0[] = {"hubcast-service", "start", NULL};
+    assert_int_equal(load(&cfg, 2, argv0), HCS_CONFIG_RUN);
+    assert_int_equal(cfg.port, 9000);
+    assert_int_equal(cfg.n_access_keys, 2);
+    assert_string_equal(cfg.access_keys[1], "envkey2");
+    hcs_config_cleanup(&cfg);
+
+    char *argv[] = {"hubcast-service", "start", "-p", "7000", "--host=127.0.0.1",
+                    "--access-key", "k1", "--access-key", "k2", "--max-queue-bytes", "2m",
+                    "--check-token-lifetime", "off", "--strict-audience", NULL};
+    assert_int_equal(load(&cfg, 14, argv), HCS_CONFIG_RUN);
+    assert_int_equal(cfg.port, 7000);
+    assert_string_equal(cfg.host, "127.0.0.1");
+    assert_int_equal(cfg.n_access_keys, 2);
+    assert_string_equal(cfg.access_keys[0], "k1");
+    assert_string_equal(cfg.access_keys[1], "k2");
+    assert_int_equal(cfg.max_queue_bytes, 2 * 1024 * 1024);
+    assert_false(cfg.check_token_lifetime);
+    assert_true(cfg.strict_audience);
+    hcs_config_cleanup(&cfg);
+    fake_env_port = fake_env_keys = NULL;
+}
+
+static void test_errors(void **state)
+{
+    (void)state;
+    struct {
+        int argc;
+        char *argv[4];
+    } cases[] = {
+        {2, {"x", "--nope"}},
+        {3, {"x", "--port", "70000"}},
+        {3, {"x", "--port", "12ab"}},
+        {2, {"x", "--port"}},
+        {3, {"x", "--log-level", "loud"}},
+        {3, {"x", "--strict-audience", "maybe"}},
+        {3, {"x", "--max-body-bytes", "-5"}},
+        {3, {"x", "--host", ""}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct hcs_config cfg;
+        assert_int_equal(load(&cfg, cases[i].argc, cases[i].argv), HCS_CONFIG_ERROR);
+    }
+}
+
+static void test_help_and_version(void **state)
+{
+    (void)state;
+    struct hcs_config cfg;
+    char *argv[] = {"x", "--help", NULL};
+    char buf[8192] = {0};
+    FILE *out = fmemopen(buf, sizeof buf - 1, "w");
+    assert_int_equal(hcs_config_load(&cfg, 2, argv, NULL, out, out), HCS_CONFIG_EXIT_OK);
+    fclose(out);
+    assert_non_null(strstr(buf, "--port"));
+    assert_non_null(strstr(buf, "--access-key"));
+    assert_non_null(strstr(buf, "--max-queue-bytes"));
+    char *argv2[] = {"x", "-V", NULL};
+    assert_int_equal(load(&cfg, 2, argv2), HCS_CONFIG_EXIT_OK);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_flags_override_env),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_help_and_version),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

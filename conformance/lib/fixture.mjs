@@ -60,7 +60,15 @@ export function useService(opts = {}) {
   });
   after(async () => {
     await stopAllClients();
-    if (ctx.svc) await ctx.svc.stop();
+    if (!ctx.svc || !ctx.svc.proc) return;
+    const r = await ctx.svc.stop();
+    // A graceful SIGTERM shutdown must exit 0, and a sanitizer build must not
+    // report anything (leaks included) on the way out.
+    const out = ctx.svc.output.join('');
+    const san = out.match(/(ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:)[^\n]*/);
+    if (san) throw new Error(`hubcast-service sanitizer report: ${san[0]}\n${out.split('\n').slice(-30).join('\n')}`);
+    if (!ctx.svc.reported && (r.killed || r.code !== 0))
+      throw new Error(`hubcast-service did not shut down cleanly on SIGTERM (code ${r.code}, signal ${r.signal}, killed ${r.killed})`);
   });
   return ctx;
 }

@@ -47,6 +47,13 @@ static void test_defaults(void **state)
     assert_true(cfg.check_token_lifetime);
     assert_false(cfg.strict_audience);
     assert_int_equal(cfg.max_body_bytes, 1048576);
+    assert_int_equal(cfg.transports, 1);
+    assert_int_equal(cfg.long_poll_timeout_s, 90);
+    hcs_config_cleanup(&cfg);
+
+    char *argv2[] = {"hubcast-service", "--transports", "longpolling, WebSockets", NULL};
+    assert_int_equal(load(&cfg, 3, argv2), HCS_CONFIG_RUN);
+    assert_int_equal(cfg.transports, 5);
     hcs_config_cleanup(&cfg);
 }
 
@@ -94,6 +101,8 @@ static void test_errors(void **state)
         {3, {"x", "--strict-audience", "maybe"}},
         {3, {"x", "--max-body-bytes", "-5"}},
         {3, {"x", "--host", ""}},
+        {3, {"x", "--transports", "carrier-pigeon"}},
+        {3, {"x", "--transports", ","}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct hcs_config cfg;

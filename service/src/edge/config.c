@@ -18,7 +18,7 @@
 #define HUBCAST_VERSION "0.1.0"
 #endif
 
-enum opt_type { T_INT, T_SIZE, T_SECONDS, T_BOOL, T_STR, T_KEYS, T_LOGLEVEL };
+enum opt_type { T_INT, T_SIZE, T_SECONDS, T_BOOL, T_STR, T_KEYS, T_LOGLEVEL, T_TRANSPORTS };
 
 struct option_row {
     const char *name;   /* long flag without -- */
@@ -50,6 +50,13 @@ static const struct option_row OPTIONS[] = {
      "Base URL to advertise in the printed connection string (for containers/proxies)."},
     {"cors-origins", 0, "HUBCAST_CORS_ORIGINS", T_STR, OFF(cors_origins), SZ(cors_origins), "*",
      0, 0, "Origins allowed for credentialed cross-origin requests: * (echo any) or a comma list."},
+    {"transports", 0, "HUBCAST_TRANSPORTS", T_TRANSPORTS, OFF(transports), 0,
+     "WebSockets", 0, 0,
+     "Transports negotiate offers, in this order of preference: a comma list of WebSockets, "
+     "ServerSentEvents, LongPolling (case-insensitive) or all."},
+    {"long-poll-timeout", 0, "HUBCAST_LONG_POLL_TIMEOUT", T_SECONDS, OFF(long_poll_timeout_s), 0,
+     "90", 1, 95, "Seconds a long-poll request is held when there is nothing to send (the JS "
+     "client gives up after 100)."},
     {"max-message-bytes", 0, "HUBCAST_MAX_MESSAGE_BYTES", T_SIZE, OFF(max_message_bytes), 0,
      "1048576", 256, 1LL << 30, "Largest hub message a client may send (including the handshake)."},
     {"max-body-bytes", 0, "HUBCAST_MAX_BODY_BYTES", T_SIZE, OFF(max_body_bytes), 0, "1048576",
@@ -197,6 +204,41 @@ static int apply(struct hcs_config *cfg, const struct option_row *o, const char 
         }
         fprintf(err, "hubcast-service: %s: unknown log level '%s'\n", source, v);
         return -1;
+    case T_TRANSPORTS: {
+        unsigned mask = 0;
+        const char *p = v;
+        while (*p) {
+            while (*p == ' ' || *p == ',')
+                p++;
+            const char *e = p;
+            while (*e && *e != ',')
+                e++;
+            const char *te = e;
+            while (te > p && te[-1] == ' ')
+                te--;
+            size_t tl = (size_t)(te - p);
+            if (tl == 10 && !strncasecmp(p, "WebSockets", tl))
+                mask |= 1u;
+            else if (tl == 16 && !strncasecmp(p, "ServerSentEvents", tl))
+                mask |= 2u;
+            else if (tl == 11 && !strncasecmp(p, "LongPolling", tl))
+                mask |= 4u;
+            else if (tl == 3 && !strncasecmp(p, "all", tl))
+                mask |= 7u;
+            else if (tl) {
+                fprintf(err, "hubcast-service: %s: unknown transport '%.*s' (WebSockets, "
+                             "ServerSentEvents, LongPolling)\n", source, (int)tl, p);
+                return -1;
+            }
+            p = e;
+        }
+        if (!mask) {
+            fprintf(err, "hubcast-service: %s: at least one transport is required\n", source);
+            return -1;
+        }
+        *(unsigned *)(base + o->offset) = mask;
+        return 0;
+    }
     case T_KEYS:
         if (!append_keys) {
             clear_keys(cfg);
@@ -277,7 +319,6 @@ enum hcs_config_result hcs_config_load(struct hcs_config *cfg, int argc, char **
                                        FILE *err)
 {
     memset(cfg, 0, sizeof *cfg);
-    cfg->transports = 1u; /* WebSockets; SSE and long polling arrive with their edges */
     for (size_t i = 0; i < N_OPTIONS; i++)
         if (apply(cfg, &OPTIONS[i], OPTIONS[i].def, "default", false, err))
             goto fail;

@@ -24,6 +24,7 @@ struct hcs_config {
     char public_url[512];            /* advertised base URL, "" = derived from host:port */
     char cors_origins[1024];         /* "*" = any origin (echoed), else comma list */
     unsigned transports;             /* HCP_TRANSPORT_* offered by negotiate */
+    int64_t long_poll_timeout_s;     /* hold time of an empty long poll */
     size_t max_message_bytes;
     size_t max_body_bytes;
     size_t max_header_bytes;

@@ -30,6 +30,7 @@
 #include "hcp/hcp.h"
 #include "hcp/http.h"
 #include "log.h"
+#include "upstream.h"
 
 #define MAX_PARAMS 64
 #define MAX_PATH 2048
@@ -42,6 +43,7 @@ struct server {
     const struct hcs_config *cfg;
     struct lws_context *ctx;
     struct hcs_core *core;
+    struct hcs_upstream *upstream;
     struct hcs_auth_keys keys;
     struct hcs_auth_options client_auth;
     struct hcs_auth_options rest_auth;
@@ -936,6 +938,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     /* lws has no user space for connections that failed before their headers
      * were complete (oversized or malformed requests) and for the upgrade
      * confirmation: nothing of ours to touch then. */
+    if (reason == LWS_CALLBACK_EVENT_WAIT_CANCELLED) {
+        hcs_upstream_poll(srv->upstream, now_ms());
+        return 0;
+    }
     if (!pss && reason != LWS_CALLBACK_HTTP_CONFIRM_UPGRADE)
         return lws_callback_http_dummy(wsi, reason, user, in, len);
 
@@ -1012,6 +1018,14 @@ static void sink_want_write(void *sink_user, const char *conn_id, void *transpor
         lws_callback_on_writable((struct lws *)transport);
 }
 
+/* Called from the upstream worker thread: lws_cancel_service is the one lws
+ * call that is safe from another thread. */
+static void wake_loop(void *user)
+{
+    struct server *srv = user;
+    lws_cancel_service(srv->ctx);
+}
+
 static void begin_shutdown(struct server *srv)
 {
     if (srv->shutting_down)
@@ -1027,6 +1041,7 @@ static void tick(lws_sorted_usec_list_t *sul)
 {
     struct server *srv = lws_container_of(sul, struct server, sul);
     hcs_core_tick(srv->core, now_ms());
+    hcs_upstream_poll(srv->upstream, now_ms());
     lws_sul_schedule(srv->ctx, 0, &srv->sul, tick, srv->shutting_down ? 100 * LWS_US_PER_MS
                                                                        : LWS_US_PER_SEC);
 }
@@ -1107,6 +1122,12 @@ int hcs_server_run(const struct hcs_config *cfg, FILE *out)
         return 1;
     }
     g_ctx = srv.ctx;
+    srv.upstream = hcs_upstream_new(cfg, srv.core, wake_loop, &srv);
+    if (!srv.upstream) {
+        lws_context_destroy(srv.ctx);
+        hcs_core_free(srv.core);
+        return 1;
+    }
 
     /* "localhost" binds the IPv4 and IPv6 loopback addresses (clients may
      * resolve either); an any-address binds everything; anything else is
@@ -1142,6 +1163,7 @@ int hcs_server_run(const struct hcs_config *cfg, FILE *out)
             if (i == 0) {
                 hcs_log(HCS_LOG_ERR, "server", "cannot listen on %s port %d", cfg->host, port);
                 lws_context_destroy(srv.ctx);
+                hcs_upstream_free(srv.upstream);
                 hcs_core_free(srv.core);
                 return 1;
             }
@@ -1155,6 +1177,7 @@ int hcs_server_run(const struct hcs_config *cfg, FILE *out)
                 hcs_log(HCS_LOG_ERR, "server", "cannot listen on %s: no such address",
                         cfg->host);
                 lws_context_destroy(srv.ctx);
+                hcs_upstream_free(srv.upstream);
                 hcs_core_free(srv.core);
                 return 1;
             }
@@ -1214,6 +1237,7 @@ int hcs_server_run(const struct hcs_config *cfg, FILE *out)
     lws_sul_cancel(&srv.sul);
     g_ctx = NULL;
     lws_context_destroy(srv.ctx);
+    hcs_upstream_free(srv.upstream);
     hcs_core_free(srv.core);
     (void)n_ok;
     return 0;

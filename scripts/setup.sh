@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 PKGS=(build-essential cmake pkg-config git ca-certificates
       libwebsockets-dev libcjson-dev libjwt-dev libcmocka-dev libssl-dev libcurl4-openssl-dev
-      nodejs npm)
+      nodejs npm chromium mosquitto)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -25,9 +25,16 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-if [ -f conformance/package-lock.json ] && [ ! -d conformance/node_modules/@microsoft/signalr ]; then
-  echo "setup: installing conformance npm packages"
-  (cd conformance && npm ci --no-audit --no-fund --loglevel=error)
+# npm packages for the conformance suite, from the committed lock file;
+# reinstalled whenever the lock file changes.
+if [ -f conformance/package-lock.json ]; then
+  want=$(sha256sum conformance/package-lock.json | cut -d' ' -f1)
+  have=$(cat conformance/node_modules/.hubcast-lock-sha 2>/dev/null || true)
+  if [ "$want" != "$have" ]; then
+    echo "setup: installing conformance npm packages"
+    (cd conformance && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$want" > conformance/node_modules/.hubcast-lock-sha
+  fi
 fi
 
 cmake -S . -B build "$@" >/dev/null

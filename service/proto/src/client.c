@@ -1,0 +1,2 @@
+/* hcproto: client codec (being written) */
+#include "hcp/common.h"

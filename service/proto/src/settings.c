@@ -1,0 +1,2 @@
+/* hcproto: settings codec (being written) */
+#include "hcp/common.h"

@@ -47,7 +47,7 @@ static void test_defaults(void **state)
     assert_true(cfg.check_token_lifetime);
     assert_false(cfg.strict_audience);
     assert_int_equal(cfg.max_body_bytes, 1048576);
-    assert_int_equal(cfg.transports, 1);
+    assert_int_equal(cfg.transports, 7);
     assert_int_equal(cfg.long_poll_timeout_s, 90);
     hcs_config_cleanup(&cfg);
 

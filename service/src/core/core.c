@@ -879,6 +879,11 @@ void *hcs_conn_transport_handle(const struct hcs_conn *c)
     return c->transport;
 }
 
+unsigned hcs_conn_transports(const struct hcs_conn *c)
+{
+    return c->transports;
+}
+
 bool hcs_conn_is_closing(const struct hcs_conn *c)
 {
     return c->is_closing;

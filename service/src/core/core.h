@@ -153,6 +153,8 @@ const char *hcs_conn_hub(const struct hcs_conn *c);
 const char *hcs_conn_user(const struct hcs_conn *c); /* NULL when none */
 enum hcs_transport hcs_conn_transport(const struct hcs_conn *c);
 void *hcs_conn_transport_handle(const struct hcs_conn *c);
+/* The HCS_TRANSPORT_* mask this connection may use (service + token). */
+unsigned hcs_conn_transports(const struct hcs_conn *c);
 bool hcs_conn_is_closing(const struct hcs_conn *c);
 /* The error text the connection was closed with (server- or client-side), or
  * NULL: for the edge's log line. */

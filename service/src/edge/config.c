@@ -51,7 +51,7 @@ static const struct option_row OPTIONS[] = {
     {"cors-origins", 0, "HUBCAST_CORS_ORIGINS", T_STR, OFF(cors_origins), SZ(cors_origins), "*",
      0, 0, "Origins allowed for credentialed cross-origin requests: * (echo any) or a comma list."},
     {"transports", 0, "HUBCAST_TRANSPORTS", T_TRANSPORTS, OFF(transports), 0,
-     "WebSockets", 0, 0,
+     "WebSockets,ServerSentEvents,LongPolling", 0, 0,
      "Transports negotiate offers, in this order of preference: a comma list of WebSockets, "
      "ServerSentEvents, LongPolling (case-insensitive) or all."},
     {"long-poll-timeout", 0, "HUBCAST_LONG_POLL_TIMEOUT", T_SECONDS, OFF(long_poll_timeout_s), 0,

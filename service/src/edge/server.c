@@ -50,6 +50,7 @@ struct server {
     lws_sorted_usec_list_t sul;
     int port;
     char base_url[600]; /* scheme://host:port used for token audiences */
+    struct hcp_buf scratch; /* SSE event / poll body assembly (loop thread only) */
     bool shutting_down;
     int64_t shutdown_deadline;
     bool done;
@@ -76,7 +77,16 @@ struct http_req {
 
 /* Per-connection user space: kept small, WebSocket connections keep only
  * the core handle and the token that bound them. */
+enum pss_kind {
+    PK_HTTP = 0, /* an ordinary request/response */
+    PK_SSE,      /* a Server-Sent Events stream bound to pss->conn */
+    PK_POLL,     /* a held long poll bound to pss->conn */
+};
+
 struct pss {
+    enum pss_kind kind;
+    bool sse_hello;     /* SSE: the opening ":\r\n" comment is still to be written */
+    int poll_final;     /* long poll: answer this status next (204 after DELETE), 0 = none */
     struct http_req *req;
     struct hcp_buf resp; /* LWS_PRE headroom + body waiting for HTTP_WRITEABLE */
     struct hcs_conn *conn;
@@ -545,9 +555,271 @@ static int negotiate(struct server *srv, struct lws *wsi, struct pss *pss, struc
     return rc;
 }
 
-/* Non-upgrade requests on the transport URL. Only WebSockets exists in this
- * build, so these answer as ASP.NET does for disabled transports or for
- * WebSocket connections (signalr-protocol.md section 4.5). */
+static const char *transport_name(enum hcs_transport t)
+{
+    switch (t) {
+    case HCS_TRANSPORT_WEBSOCKETS: return "WebSockets";
+    case HCS_TRANSPORT_SSE: return "ServerSentEvents";
+    case HCS_TRANSPORT_LONGPOLLING: return "LongPolling";
+    default: return "None";
+    }
+}
+
+/*
+ * May connection `c` start transport `t`? Answers as ASP.NET does
+ * (signalr-protocol.md section 4.5) and returns the status to send, 0 if the
+ * transport may attach.
+ */
+static int transport_check(struct server *srv, struct hcs_conn *c, enum hcs_transport t,
+                           const char **text)
+{
+    enum hcs_transport have = hcs_conn_transport(c);
+    if (have != HCS_TRANSPORT_NONE && have != t) {
+        *text = "Cannot change transports mid-connection";
+        return 400;
+    }
+    if (!(srv->cfg->transports & (unsigned)t) || !(hcs_conn_transports(c) & (unsigned)t)) {
+        static char buf[96];
+        snprintf(buf, sizeof buf, "%s transport not supported by this end point type",
+                 transport_name(t));
+        *text = buf;
+        return 404;
+    }
+    return 0;
+}
+
+static const char *SSE_HELLO = ":\r\n";
+
+/* Server-Sent Events: GET with Accept: text/event-stream (section 4.3). */
+static int sse_start(struct server *srv, struct lws *wsi, struct pss *pss, struct hcs_conn *c,
+                     struct resp_opts *o)
+{
+    const char *text = NULL;
+    int status = transport_check(srv, c, HCS_TRANSPORT_SSE, &text);
+    if (status)
+        return respond_text(wsi, pss, status, text, o);
+    int err = hcs_core_conn_attach(srv->core, c, HCS_TRANSPORT_SSE, wsi, now_ms());
+    if (err == HCS_ERR_BUSY)
+        return respond(wsi, pss, 409, NULL, NULL, 0, o);
+    if (err)
+        return respond_text(wsi, pss, 404, "No Connection with that ID", o);
+
+    uint8_t hb[LWS_PRE + 2048];
+    uint8_t *start = hb + LWS_PRE, *p = start, *end = hb + sizeof hb - 1;
+    if (lws_add_http_common_headers(wsi, 200, "text/event-stream", LWS_ILLEGAL_HTTP_CONTENT_LEN,
+                                    &p, end) ||
+        add_hdr(wsi, "cache-control:", "no-cache, no-store", &p, end) ||
+        add_hdr(wsi, "pragma:", "no-cache", &p, end) ||
+        add_hdr(wsi, "content-encoding:", "identity", &p, end) ||
+        add_hdr(wsi, "x-accel-buffering:", "no", &p, end) ||
+        (o->cors_origin && (add_hdr(wsi, "access-control-allow-origin:", o->cors_origin, &p, end) ||
+                            add_hdr(wsi, "access-control-allow-credentials:", "true", &p, end) ||
+                            add_hdr(wsi, "vary:", "Origin", &p, end))) ||
+        lws_finalize_write_http_header(wsi, start, &p, end)) {
+        hcs_core_conn_detach(srv->core, c, "cannot write SSE headers");
+        return -1;
+    }
+    /* An SSE stream never times out in lws; liveness is the core's pings. */
+    lws_http_mark_sse(wsi);
+    pss->kind = PK_SSE;
+    pss->conn = c;
+    pss->sse_hello = true;
+    req_free(pss->req);
+    pss->req = NULL;
+    lws_callback_on_writable(wsi);
+    hcs_log(HCS_LOG_INFO, "sse", "hub=%s conn=%s connected", hcs_conn_hub(c), hcs_conn_id(c));
+    return 0;
+}
+
+/* Wrap whole records as one SSE event: "data: " + payload + CRLF CRLF; a LF
+ * inside the payload starts a new data line (a CR before it is dropped). */
+static int sse_writeable(struct server *srv, struct lws *wsi, struct pss *pss)
+{
+    if (!pss->conn)
+        return -1;
+    if (pss->sse_hello) {
+        uint8_t b[LWS_PRE + 8];
+        memcpy(b + LWS_PRE, SSE_HELLO, 3);
+        pss->sse_hello = false;
+        if (lws_write(wsi, b + LWS_PRE, 3, LWS_WRITE_HTTP) < 3)
+            return -1;
+        lws_callback_on_writable(wsi);
+        return 0;
+    }
+    uint8_t *out = NULL;
+    size_t len = 0;
+    switch (hcs_core_conn_output(srv->core, pss->conn, &out, &len, now_ms())) {
+    case HCS_OUTPUT_NONE:
+        return 0;
+    case HCS_OUTPUT_DATA: {
+        struct hcp_buf *b = &srv->scratch;
+        hcp_buf_reset(b);
+        int rc = hcp_buf_append_zeros(b, LWS_PRE) || hcp_buf_append_str(b, "data: ");
+        for (size_t i = 0; !rc && i < len; i++) {
+            if (out[i] == '\n') {
+                if (b->len > LWS_PRE + 6 && b->data[b->len - 1] == '\r')
+                    b->len--;
+                rc = hcp_buf_append_str(b, "\r\ndata: ");
+            } else {
+                rc = hcp_buf_append_byte(b, out[i]);
+            }
+        }
+        if (!rc)
+            rc = hcp_buf_append_str(b, "\r\n\r\n");
+        hcs_core_conn_output_done(srv->core, pss->conn);
+        if (rc)
+            return -1;
+        size_t n = b->len - LWS_PRE;
+        return lws_write(wsi, b->data + LWS_PRE, n, LWS_WRITE_HTTP) < (int)n ? -1 : 0;
+    }
+    case HCS_OUTPUT_CLOSE:
+    default:
+        return -1; /* ending the stream is how SSE closes (section 8) */
+    }
+}
+
+static const struct resp_opts *poll_opts(struct resp_opts *o)
+{
+    o->no_cache = true;
+    return o;
+}
+
+/* Long polling: GET without upgrade or SSE Accept (section 4.4). */
+static int poll_start(struct server *srv, struct lws *wsi, struct pss *pss, struct hcs_conn *c,
+                      struct resp_opts *o)
+{
+    const char *text = NULL;
+    int status = transport_check(srv, c, HCS_TRANSPORT_LONGPOLLING, &text);
+    if (status)
+        return respond_text(wsi, pss, status, text, o);
+    if (hcs_conn_transport_handle(c))
+        return respond(wsi, pss, 409, NULL, NULL, 0, o); /* a poll is already held */
+    bool first = hcs_conn_transport(c) == HCS_TRANSPORT_NONE;
+    int err = hcs_core_conn_attach(srv->core, c, HCS_TRANSPORT_LONGPOLLING, wsi, now_ms());
+    if (err == HCS_ERR_CLOSED) {
+        /* Closed and everything delivered: 204 ends the client's loop. */
+        hcs_core_conn_detach(srv->core, c, NULL);
+        return respond(wsi, pss, 204, NULL, NULL, 0, poll_opts(o));
+    }
+    if (err)
+        return respond_text(wsi, pss, 404, "No Connection with that ID", o);
+    if (first) {
+        /* The first poll only activates the connection: 200, empty, now. */
+        hcs_core_conn_release(srv->core, c, now_ms());
+        hcs_log(HCS_LOG_INFO, "poll", "hub=%s conn=%s connected", hcs_conn_hub(c),
+                hcs_conn_id(c));
+        return respond(wsi, pss, 200, "application/octet-stream", NULL, 0, poll_opts(o));
+    }
+    pss->kind = PK_POLL;
+    pss->conn = c;
+    pss->poll_final = 0;
+    /* Held until data arrives or the poll timeout: no lws idle timeout. */
+    lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+    lws_set_timer_usecs(wsi, (lws_usec_t)srv->cfg->long_poll_timeout_s * LWS_US_PER_SEC);
+    return 0;
+}
+
+/* Answer a held poll: everything queued in one body, 204 when closed. */
+static int poll_writeable(struct server *srv, struct lws *wsi, struct pss *pss)
+{
+    struct resp_opts o = {.cors_origin = cors_origin_for(srv, pss->req)};
+    poll_opts(&o);
+    if (pss->poll_final) {
+        int status = pss->poll_final;
+        pss->poll_final = 0;
+        pss->kind = PK_HTTP;
+        lws_set_timer_usecs(wsi, LWS_SET_TIMER_USEC_CANCEL);
+        return respond(wsi, pss, status, NULL, NULL, 0, &o);
+    }
+    if (!pss->conn)
+        return 0;
+    struct hcp_buf *b = &srv->scratch;
+    hcp_buf_reset(b);
+    enum hcs_output st;
+    for (;;) {
+        uint8_t *out = NULL;
+        size_t len = 0;
+        st = hcs_core_conn_output(srv->core, pss->conn, &out, &len, now_ms());
+        if (st != HCS_OUTPUT_DATA)
+            break;
+        int rc = hcp_buf_append(b, out, len);
+        hcs_core_conn_output_done(srv->core, pss->conn);
+        if (rc)
+            return -1;
+        if (b->len >= srv->cfg->max_queue_bytes)
+            break; /* the rest goes with the next poll */
+    }
+    struct hcs_conn *c = pss->conn;
+    if (b->len == 0 && st == HCS_OUTPUT_NONE)
+        return 0;
+    pss->conn = NULL;
+    pss->kind = PK_HTTP;
+    lws_set_timer_usecs(wsi, LWS_SET_TIMER_USEC_CANCEL);
+    if (b->len == 0) {
+        /* Closing with nothing left to deliver. */
+        hcs_core_conn_detach(srv->core, c, NULL);
+        return respond(wsi, pss, 204, NULL, NULL, 0, &o);
+    }
+    /* Delivered: the connection waits for the next poll. If it is closing,
+     * that poll gets 204 (or the reclaim timer disposes of it). */
+    hcs_core_conn_release(srv->core, c, now_ms());
+    return respond(wsi, pss, 200, "application/octet-stream", b->data, b->len, &o);
+}
+
+/* The poll timeout passed with nothing to send: 200 empty, client re-polls. */
+static int poll_timeout(struct server *srv, struct lws *wsi, struct pss *pss)
+{
+    if (pss->kind != PK_POLL || !pss->conn)
+        return 0;
+    struct resp_opts o = {.cors_origin = cors_origin_for(srv, pss->req)};
+    hcs_core_conn_release(srv->core, pss->conn, now_ms());
+    pss->conn = NULL;
+    pss->kind = PK_HTTP;
+    return respond(wsi, pss, 200, "application/octet-stream", NULL, 0, poll_opts(&o));
+}
+
+/* POST: client->server records for SSE and long polling (section 4.3). */
+static int client_post(struct server *srv, struct lws *wsi, struct pss *pss, struct http_req *r,
+                       struct hcs_conn *c, struct resp_opts *o)
+{
+    if (hcs_conn_transport(c) == HCS_TRANSPORT_WEBSOCKETS)
+        return respond_text(wsi, pss, 405,
+                            "POST requests are not allowed for WebSocket connections.", o);
+    if (r->too_large) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "The request body exceeds the limit of %zu bytes.",
+                 srv->cfg->max_body_bytes);
+        return respond_text(wsi, pss, 413, msg, o);
+    }
+    if (r->body.len)
+        hcs_core_conn_input(srv->core, c, r->body.data, r->body.len, now_ms());
+    return respond(wsi, pss, 200, NULL, NULL, 0, o);
+}
+
+/* DELETE: the long-polling client's goodbye (section 4.4). */
+static int client_delete(struct server *srv, struct lws *wsi, struct pss *pss, struct hcs_conn *c,
+                         struct resp_opts *o)
+{
+    if (hcs_conn_transport(c) != HCS_TRANSPORT_LONGPOLLING)
+        return respond_text(wsi, pss, 400,
+                            "Cannot terminate this connection using the DELETE endpoint.", o);
+    struct lws *held = hcs_conn_transport_handle(c);
+    if (held) {
+        struct pss *hp = lws_wsi_user(held);
+        if (hp) {
+            hp->conn = NULL;
+            hp->poll_final = 204;
+            lws_callback_on_writable(held);
+        }
+    }
+    hcs_log(HCS_LOG_INFO, "poll", "hub=%s conn=%s disconnected reason=\"DELETE\"",
+            hcs_conn_hub(c), hcs_conn_id(c));
+    hcs_core_conn_detach(srv->core, c, NULL);
+    return respond(wsi, pss, 202, NULL, NULL, 0, o);
+}
+
+/* Non-upgrade requests on the transport URL: SSE, long polling, sends, and
+ * the long-polling DELETE (signalr-protocol.md section 4). */
 static int client_transport_http(struct server *srv, struct lws *wsi, struct pss *pss,
                                  struct http_req *r, const char *origin)
 {
@@ -555,35 +827,35 @@ static int client_transport_http(struct server *srv, struct lws *wsi, struct pss
     const char *id = req_param(r, "id", NULL);
     if (!id || !*id)
         return respond_text(wsi, pss, 400, "Connection ID required", &o);
+    /* Every SSE / long-polling request re-validates its token (401 once it
+     * has expired), as the Azure service does. */
     struct hcs_principal who;
     const char *reason = NULL;
     if (!verify_token(srv, &srv->client_auth, r->token, &who, &reason)) {
+        hcs_log(HCS_LOG_INFO, "client", "method=%s status=401 reason=\"%s\"",
+                hcp_method_name(r->method), reason);
         o.www_authenticate = true;
         return respond(wsi, pss, 401, NULL, NULL, 0, &o);
     }
     hcs_principal_cleanup(&who);
     struct hcs_conn *c = hcs_core_conn_by_token(srv->core, id);
+    const char *hub = req_param(r, "hub", NULL);
+    if (!c || (hub && strcasecmp(hub, hcs_conn_hub(c))))
+        return respond_text(wsi, pss, 404, "No Connection with that ID", &o);
     switch (r->method) {
     case HCP_METHOD_GET: {
         char accept[256];
         hdr(wsi, WSI_TOKEN_HTTP_ACCEPT, accept, sizeof accept);
+        for (char *ch = accept; *ch; ch++)
+            *ch = (char)tolower((unsigned char)*ch);
         if (strstr(accept, "text/event-stream"))
-            return respond_text(wsi, pss, 404,
-                                "ServerSentEvents transport not supported by this end point type",
-                                &o);
-        return respond_text(wsi, pss, 404,
-                            "LongPolling transport not supported by this end point type", &o);
+            return sse_start(srv, wsi, pss, c, &o);
+        return poll_start(srv, wsi, pss, c, &o);
     }
     case HCP_METHOD_POST:
-        if (c && hcs_conn_transport(c) == HCS_TRANSPORT_WEBSOCKETS)
-            return respond_text(wsi, pss, 405,
-                                "POST requests are not allowed for WebSocket connections.", &o);
-        return respond_text(wsi, pss, 404, "No Connection with that ID", &o);
+        return client_post(srv, wsi, pss, r, c, &o);
     case HCP_METHOD_DELETE:
-        if (c && hcs_conn_transport(c) != HCS_TRANSPORT_LONGPOLLING)
-            return respond_text(wsi, pss, 400,
-                                "Cannot terminate this connection using the DELETE endpoint.", &o);
-        return respond_text(wsi, pss, 404, "No Connection with that ID", &o);
+        return client_delete(srv, wsi, pss, c, &o);
     default:
         return respond_text(wsi, pss, 405, "Method Not Allowed", &o);
     }
@@ -701,6 +973,8 @@ static int on_http(struct server *srv, struct lws *wsi, struct pss *pss)
     req_free(pss->req);
     pss->req = req_new(wsi);
     pss->close_after = false;
+    pss->kind = PK_HTTP;
+    pss->poll_final = 0;
     if (!pss->req)
         return -1;
     struct http_req *r = pss->req;
@@ -834,6 +1108,14 @@ static int ws_upgrade(struct server *srv, struct lws *wsi, struct pss *pss, bool
             rc = establish ? -1 : reject_upgrade(wsi, 400, "Connection ID required", false);
             goto out;
         }
+        if (!(srv->cfg->transports & HCS_TRANSPORT_WEBSOCKETS)) {
+            hcs_principal_cleanup(&who);
+            rc = establish ? -1
+                           : reject_upgrade(wsi, 404,
+                                            "WebSockets transport not supported by this end "
+                                            "point type", false);
+            goto out;
+        }
         if (!establish) {
             hcs_principal_cleanup(&who);
             rc = 0;
@@ -868,15 +1150,14 @@ static int ws_upgrade(struct server *srv, struct lws *wsi, struct pss *pss, bool
             rc = establish ? -1 : reject_upgrade(wsi, 404, "No Connection with that ID", false);
             goto out;
         }
-        if (hcs_conn_transport(c) == HCS_TRANSPORT_WEBSOCKETS && hcs_conn_transport_handle(c)) {
-            rc = establish ? -1 : reject_upgrade(wsi, 409, NULL, false);
+        const char *text = NULL;
+        int status = transport_check(srv, c, HCS_TRANSPORT_WEBSOCKETS, &text);
+        if (status) {
+            rc = establish ? -1 : reject_upgrade(wsi, status, text, false);
             goto out;
         }
-        if (hcs_conn_transport(c) != HCS_TRANSPORT_NONE &&
-            hcs_conn_transport(c) != HCS_TRANSPORT_WEBSOCKETS) {
-            rc = establish ? -1
-                           : reject_upgrade(wsi, 400, "Cannot change transports mid-connection",
-                                            false);
+        if (hcs_conn_transport_handle(c)) {
+            rc = establish ? -1 : reject_upgrade(wsi, 409, NULL, false);
             goto out;
         }
         if (!establish) {
@@ -955,6 +1236,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             return 0;
         return handle_request(srv, wsi, pss);
     case LWS_CALLBACK_HTTP_WRITEABLE: {
+        if (pss->kind == PK_SSE)
+            return sse_writeable(srv, wsi, pss);
+        if (pss->kind == PK_POLL)
+            return poll_writeable(srv, wsi, pss);
         if (pss->resp.len <= LWS_PRE)
             return 0;
         size_t n = pss->resp.len - LWS_PRE;
@@ -970,7 +1255,21 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         if (!in || strcmp((const char *)in, "websocket"))
             return -1;
         return ws_upgrade(srv, wsi, NULL, false);
+    case LWS_CALLBACK_TIMER:
+        return poll_timeout(srv, wsi, pss);
     case LWS_CALLBACK_CLOSED_HTTP:
+        if (pss->conn && pss->kind == PK_SSE) {
+            const char *why = hcs_conn_close_reason(pss->conn);
+            hcs_log(HCS_LOG_INFO, "sse", "hub=%s conn=%s disconnected reason=\"%s\"",
+                    hcs_conn_hub(pss->conn), hcs_conn_id(pss->conn), why ? why : "-");
+            hcs_core_conn_detach(srv->core, pss->conn, NULL);
+        } else if (pss->conn && pss->kind == PK_POLL) {
+            /* The client abandoned its poll: the connection waits for the
+             * next one (or is reclaimed). */
+            hcs_core_conn_release(srv->core, pss->conn, now_ms());
+        }
+        pss->conn = NULL;
+        pss->kind = PK_HTTP;
         req_free(pss->req);
         pss->req = NULL;
         hcp_buf_cleanup(&pss->resp);
@@ -1102,6 +1401,7 @@ int hcs_server_run(const struct hcs_config *cfg, FILE *out)
     lim.negotiate_timeout_ms = cfg->negotiate_timeout_s * 1000;
     lim.headroom = LWS_PRE;
     struct hcs_sink_ops sink = {.want_write = sink_want_write};
+    hcp_buf_init(&srv.scratch, 0);
     srv.core = hcs_core_new(&lim, &sink, &srv);
     if (!srv.core) {
         hcs_log(HCS_LOG_ERR, "server", "out of memory creating the core");
@@ -1239,6 +1539,7 @@ int hcs_server_run(const struct hcs_config *cfg, FILE *out)
     lws_context_destroy(srv.ctx);
     hcs_upstream_free(srv.upstream);
     hcs_core_free(srv.core);
+    hcp_buf_cleanup(&srv.scratch);
     (void)n_ok;
     return 0;
 }

@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PKGS=(build-essential cmake pkg-config git ca-certificates
-      libwebsockets-dev libcjson-dev libjwt-dev libcmocka-dev libssl-dev libcurl4-openssl-dev
+      libwebsockets-dev libcjson-dev libjwt-dev libcmocka-dev libssl-dev libcurl4-openssl-dev libmosquitto-dev
+      libmsgpack-dev
       nodejs npm chromium mosquitto)
 missing=()
 for p in "${PKGS[@]}"; do

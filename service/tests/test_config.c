@@ -126,6 +126,37 @@ static void test_help_and_version(void **state)
     assert_int_equal(load(&cfg, 2, argv2), HCS_CONFIG_EXIT_OK);
 }
 
+static void test_upstream_options(void **state)
+{
+    (void)state;
+    fake_env_port = fake_env_keys = NULL;
+    struct hcs_config cfg;
+    char *argv0[] = {"hubcast-service", NULL};
+    assert_int_equal(load(&cfg, 1, argv0), HCS_CONFIG_RUN);
+    assert_int_equal(cfg.upstream_timeout_s, 100);
+    assert_int_equal(cfg.upstream_concurrency, 64);
+    assert_int_equal(cfg.upstream_queue_bytes, 4194304);
+    assert_int_equal(cfg.upstream_total_bytes, 67108864);
+    assert_string_equal(cfg.config_path, "");
+    hcs_config_cleanup(&cfg);
+
+    char *argv[] = {"hubcast-service", "start", "-c", "/tmp/dir", "--upstream-timeout", "5",
+                    "--upstream-concurrency=2", "--upstream-queue-bytes", "8k",
+                    "--upstream-total-bytes", "1m", NULL};
+    assert_int_equal(load(&cfg, 11, argv), HCS_CONFIG_RUN);
+    assert_string_equal(cfg.config_path, "/tmp/dir");
+    assert_int_equal(cfg.upstream_timeout_s, 5);
+    assert_int_equal(cfg.upstream_concurrency, 2);
+    assert_int_equal(cfg.upstream_queue_bytes, 8192);
+    assert_int_equal(cfg.upstream_total_bytes, 1048576);
+    hcs_config_cleanup(&cfg);
+
+    char *bad1[] = {"hubcast-service", "--upstream-timeout", "0", NULL};
+    assert_int_equal(load(&cfg, 3, bad1), HCS_CONFIG_ERROR);
+    char *bad2[] = {"hubcast-service", "--upstream-concurrency", "0", NULL};
+    assert_int_equal(load(&cfg, 3, bad2), HCS_CONFIG_ERROR);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -133,6 +164,7 @@ int main(void)
         cmocka_unit_test(test_flags_override_env),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_help_and_version),
+        cmocka_unit_test(test_upstream_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -255,6 +255,8 @@ static void t_limits_default(void **state)
     assert_int_equal(l.negotiate_timeout_ms, 30000);
     assert_int_equal(l.headroom, 0);
     assert_int_equal(l.max_write_bytes, 64 * 1024);
+    assert_int_equal(l.stateful_buffer_bytes, 100000);
+    assert_int_equal(l.reconnect_window_ms, 15000);
     assert_string_equal(hcs_strerror(HCS_ERR_BUSY), "transport already attached");
 }
 
@@ -337,18 +339,421 @@ static void t_handshake_errors(void **state)
         assert_int_equal(input(f, c, HS_JSON), HCS_ERR_CLOSED);
         hcs_core_conn_detach(f->core, c, NULL);
     }
-    /* MessagePack is not offered yet: refused with a handshake error. */
+    /* MessagePack needs binary frames: refused on Server-Sent Events with
+     * ASP.NET's text (signalr-protocol.md section 3). */
     struct hcs_conn *c = conn_new(f, "hub", "mp", NULL);
-    assert_int_equal(hcs_core_conn_attach(f->core, c, HCS_TRANSPORT_WEBSOCKETS, c, 0), 0);
+    assert_int_equal(hcs_core_conn_attach(f->core, c, HCS_TRANSPORT_SSE, c, 0), 0);
     assert_int_equal(input(f, c, "{\"protocol\":\"messagepack\",\"version\":1}" RS),
                      HCS_ERR_CLOSED);
-    char buf[512];
-    assert_int_equal(drain(f, c, buf, sizeof(buf)), HCS_OUTPUT_CLOSE);
-    assert_non_null(strstr(buf, "{\"error\":\""));
-    assert_null(strstr(buf, "\"type\""));
+    expect_output(f, c,
+                  "{\"error\":\"Cannot use the 'messagepack' protocol on the current transport. "
+                  "The transport does not support 'Binary' transfer format.\"}" RS,
+                  HCS_OUTPUT_CLOSE);
     hcs_core_conn_detach(f->core, c, NULL);
     assert_int_equal(f->n_connected, 0);
     assert_int_equal(f->n_disconnected, 0);
+    fx_end(f);
+}
+
+
+/* ---- MessagePack (signalr-protocol.md section 6) ---- */
+
+#define HS_MP "{\"protocol\":\"messagepack\",\"version\":1}" RS
+#define B(lit) (const uint8_t *)(lit), (sizeof(lit) - 1)
+
+static int input_bin(struct fx *f, struct hcs_conn *c, const uint8_t *p, size_t n)
+{
+    return hcs_core_conn_input(f->core, c, p, n, f->now);
+}
+
+/* Like drain(), for binary output: returns the state, *out_len the bytes. */
+static enum hcs_output drain_bin(struct fx *f, struct hcs_conn *c, uint8_t *buf, size_t cap,
+                                 size_t *out_len)
+{
+    size_t len = 0;
+    for (;;) {
+        uint8_t *out = NULL;
+        size_t n = 0;
+        enum hcs_output o = hcs_core_conn_output(f->core, c, &out, &n, f->now);
+        if (o != HCS_OUTPUT_DATA) {
+            *out_len = len;
+            return o;
+        }
+        memset(out - f->lim.headroom, 0xAA, f->lim.headroom);
+        assert_true(len + n <= cap);
+        memcpy(buf + len, out, n);
+        len += n;
+        hcs_core_conn_output_done(f->core, c);
+    }
+}
+
+#define expect_bin(f, c, lit, final)                                                               \
+    do {                                                                                           \
+        uint8_t b_[4096];                                                                          \
+        size_t n_ = 0;                                                                             \
+        assert_int_equal(drain_bin((f), (c), b_, sizeof(b_), &n_), (final));                       \
+        assert_int_equal(n_, sizeof(lit) - 1);                                                     \
+        assert_memory_equal(b_, (lit), n_);                                                        \
+    } while (0)
+
+static struct hcs_conn *connect_mp(struct fx *f, const char *hub, const char *id,
+                                   enum hcs_transport t)
+{
+    struct hcs_conn *c = conn_new(f, hub, id, NULL);
+    assert_int_equal(hcs_core_conn_attach(f->core, c, t, c, f->now), HCS_OK);
+    assert_int_equal(input(f, c, HS_MP), HCS_OK);
+    /* The handshake answer is JSON whatever the protocol. */
+    expect_output(f, c, "{}" RS, HCS_OUTPUT_NONE);
+    assert_int_equal(hcs_conn_protocol(c), HCP_PROTOCOL_MSGPACK);
+    return c;
+}
+
+static void t_msgpack_session(void **state)
+{
+    struct fx *f = fx(state);
+    struct hcs_conn *c = conn_new(f, "hub", "c1", NULL);
+    assert_int_equal(hcs_conn_protocol(c), HCP_PROTOCOL_JSON);
+    assert_int_equal(hcs_core_conn_attach(f->core, c, HCS_TRANSPORT_WEBSOCKETS, c, 0), 0);
+    /* Handshake, ping and an invocation in one frame, then split input. */
+    const uint8_t first[] = HS_MP "\x02\x91\x06"
+                                  "\x0f\x95\x01\x80\xa1\x30\xa4Send\x92\x2a\xa2hi";
+    f->invocation_rc = 0;
+    assert_int_equal(input_bin(f, c, first, sizeof(first) - 1), 0);
+    assert_int_equal(f->n_connected, 1);
+    assert_int_equal(f->n_invocations, 1);
+    assert_string_equal(f->target, "Send");
+    assert_string_equal(f->inv_id, "0");
+    /* raw = the array, unframed. */
+    assert_memory_equal(f->raw, "\x95\x01\x80\xa1\x30\xa4Send", 10);
+    expect_output(f, c, "{}" RS, HCS_OUTPUT_NONE);
+    /* Without a handler the invocation fails in MessagePack. */
+    f->invocation_rc = -1;
+    const uint8_t inv[] = "\x0f\x95\x01\x80\xa1\x31\xa4Send\x92\x2a\xa2hi";
+    for (size_t i = 0; i < sizeof(inv) - 1; i++)
+        assert_int_equal(input_bin(f, c, inv + i, 1), 0);
+    assert_int_equal(f->n_invocations, 2);
+    uint8_t buf[512];
+    size_t n = 0;
+    assert_int_equal(drain_bin(f, c, buf, sizeof(buf), &n), HCS_OUTPUT_NONE);
+    size_t off = 0, len = 0;
+    assert_int_equal(hcp_msgpack_record_next(buf, n, n, &off, &len), (int)n);
+    assert_memory_equal(buf + off, "\x95\x03\x80\xa1\x31\x01", 6);
+    struct hcp_msg cm;
+    const char *reason;
+    assert_int_equal(hcp_msgpack_msg_decode(buf + off, len, &cm, &reason), 0);
+    assert_string_equal(cm.error, "Failed to invoke 'Send' due to an error on the server. "
+                                  "HubException: No upstream is configured to handle this "
+                                  "invocation.");
+    hcp_msg_cleanup(&cm);
+    /* Completions from a dispatch implementation, in MessagePack. */
+    assert_int_equal(hcs_core_complete(f->core, "hub", "c1", "0", "[1,2]", NULL), 0);
+    assert_int_equal(hcs_core_complete(f->core, "hub", "c1", "1", NULL, NULL), 0);
+    expect_bin(f, c, "\x09\x95\x03\x80\xa1\x30\x03\x92\x01\x02\x06\x94\x03\x80\xa1\x31\x02",
+               HCS_OUTPUT_NONE);
+    /* Keep-alive is 91 06. */
+    f->now = 15000;
+    hcs_core_tick(f->core, f->now);
+    expect_bin(f, c, "\x02\x91\x06", HCS_OUTPUT_NONE);
+    /* Close from the server: MessagePack Close. */
+    assert_int_equal(hcs_core_close_conn(f->core, "hub", "c1", "bye"), 0);
+    expect_bin(f, c, "\x07\x93\x07\xa3\x62ye\xc3", HCS_OUTPUT_CLOSE);
+    hcs_core_conn_detach(f->core, c, NULL);
+    assert_int_equal(f->n_disconnected, 1);
+
+    /* A malformed record and a bad VarInt close with the generic error. */
+    struct hcs_conn *d = connect_mp(f, "hub", "d", HCS_TRANSPORT_LONGPOLLING);
+    assert_int_equal(input_bin(f, d, B("\x02\x91\xc1")), HCS_ERR_CLOSED);
+    expect_bin(f, d, "\x25\x93\x07\xd9\x20" "Connection closed with an error.\xc3",
+               HCS_OUTPUT_CLOSE);
+    hcs_core_conn_detach(f->core, d, NULL);
+    struct hcs_conn *e = connect_mp(f, "hub", "e", HCS_TRANSPORT_WEBSOCKETS);
+    assert_int_equal(input_bin(f, e, B("\xff\xff\xff\xff\xff\x01")), HCS_ERR_CLOSED);
+    hcs_core_conn_detach(f->core, e, NULL);
+    /* Over the size limit (1024) as soon as the prefix says so. */
+    struct hcs_conn *g = connect_mp(f, "hub", "g", HCS_TRANSPORT_WEBSOCKETS);
+    assert_int_equal(input_bin(f, g, B("\x81\x08")), HCS_ERR_CLOSED);
+    char text[4096];
+    assert_int_equal(drain(f, g, text, sizeof(text)), HCS_OUTPUT_CLOSE);
+    hcs_core_conn_detach(f->core, g, NULL);
+    /* A client Close ends it without a reply. */
+    struct hcs_conn *h = connect_mp(f, "hub", "h", HCS_TRANSPORT_WEBSOCKETS);
+    assert_int_equal(input_bin(f, h, B("\x03\x92\x07\xc0")), HCS_ERR_CLOSED);
+    expect_bin(f, h, "", HCS_OUTPUT_CLOSE);
+    hcs_core_conn_detach(f->core, h, NULL);
+    fx_end(f);
+}
+
+/* One encode per protocol: JSON once, MessagePack once and only when a
+ * MessagePack client is reached; each target shares its protocol's frame. */
+static void t_msgpack_fanout(void **state)
+{
+    struct fx *f = fx(state);
+    struct hcs_conn *j1 = connect(f, "mix", "j1", NULL);
+    struct hcs_conn *j2 = connect(f, "mix", "j2", NULL);
+    struct hcs_conn *m1 = connect_mp(f, "mix", "m1", HCS_TRANSPORT_WEBSOCKETS);
+    struct hcs_conn *m2 = connect_mp(f, "mix", "m2", HCS_TRANSPORT_LONGPOLLING);
+    struct hcs_conn *only = connect(f, "jsononly", "j", NULL);
+    const char *rec = "{\"type\":1,\"target\":\"Push\",\"arguments\":[42]}" RS;
+    static const char mp[] = "\x0c\x96\x01\x80\xc0\xa4Push\x91\x2a\x90";
+
+    struct hcs_message *m = msg(f, rec);
+    assert_int_equal(hcs_core_send_all(f->core, "jsononly", m, no_names), 0);
+    assert_false(hcs_message_has_frame(m, HCP_PROTOCOL_MSGPACK)); /* lazily: not needed */
+    assert_int_equal(hcs_core_send_all(f->core, "mix", m, no_names), 0);
+    assert_true(hcs_message_has_frame(m, HCP_PROTOCOL_MSGPACK));
+    hcs_message_unref(m);
+    uint8_t *pj1, *pj2, *pm1, *pm2;
+    size_t lj1, lj2, lm1, lm2;
+    assert_int_equal(hcs_core_conn_output(f->core, j1, &pj1, &lj1, 0), HCS_OUTPUT_DATA);
+    assert_int_equal(hcs_core_conn_output(f->core, j2, &pj2, &lj2, 0), HCS_OUTPUT_DATA);
+    assert_int_equal(hcs_core_conn_output(f->core, m1, &pm1, &lm1, 0), HCS_OUTPUT_DATA);
+    assert_int_equal(hcs_core_conn_output(f->core, m2, &pm2, &lm2, 0), HCS_OUTPUT_DATA);
+    assert_ptr_equal(pj1, pj2);
+    assert_ptr_equal(pm1, pm2);
+    assert_ptr_not_equal(pj1, pm1);
+    assert_int_equal(lj1, strlen(rec));
+    assert_int_equal(lm1, sizeof(mp) - 1);
+    assert_memory_equal(pm1, mp, lm1);
+    hcs_core_conn_output_done(f->core, j1);
+    hcs_core_conn_output_done(f->core, j2);
+    hcs_core_conn_output_done(f->core, m1);
+    hcs_core_conn_output_done(f->core, m2);
+    expect_output(f, only, rec, HCS_OUTPUT_NONE);
+
+    /* A MessagePack-only message (REST octet-stream body without "json"):
+     * JSON converted once, MessagePack verbatim. */
+    static const char mp2[] = "\x0e\x96\x01\x80\xc0\xa1t\x93\xc3\xc4\x01\xff\xa1x\x90";
+    m = hcs_message_new_msgpack(f->core, B(mp2));
+    assert_non_null(m);
+    assert_false(hcs_message_has_frame(m, HCP_PROTOCOL_JSON));
+    assert_int_equal(hcs_core_send_all(f->core, "mix", m, no_names), 0);
+    hcs_message_unref(m);
+    expect_bin(f, m1, mp2, HCS_OUTPUT_NONE);
+    expect_bin(f, m2, mp2, HCS_OUTPUT_NONE);
+    expect_output(f, j1, "{\"type\":1,\"target\":\"t\",\"arguments\":[true,\"/w==\",\"x\"]}" RS,
+                  HCS_OUTPUT_NONE);
+    expect_output(f, j2, "{\"type\":1,\"target\":\"t\",\"arguments\":[true,\"/w==\",\"x\"]}" RS,
+                  HCS_OUTPUT_NONE);
+
+    /* Both given: each protocol gets its own bytes verbatim, no conversion. */
+    const char *jrec = "{\"type\":1,\"target\":\"v\",\"arguments\":[\"json\"]}" RS;
+    static const char mrec[] = "\x10\x96\x01\x80\xc0\xa1v\x91\xa7msgpack\x90";
+    m = hcs_message_new_multi(f->core, (const uint8_t *)jrec, strlen(jrec), B(mrec));
+    assert_int_equal(hcs_core_send_group(f->core, "mix", "nobody", m, no_names), 0);
+    assert_int_equal(hcs_core_send_conn(f->core, "mix", "m1", m), 0);
+    assert_int_equal(hcs_core_send_conn(f->core, "mix", "j1", m), 0);
+    hcs_message_unref(m);
+    expect_bin(f, m1, mrec, HCS_OUTPUT_NONE);
+    expect_output(f, j1, jrec, HCS_OUTPUT_NONE);
+
+    /* Close for a mixed set: each protocol its own Close frame. */
+    assert_int_equal(hcs_core_close_all(f->core, "mix", no_names, NULL), 0);
+    expect_output(f, j1, "{\"type\":7,\"allowReconnect\":true}" RS, HCS_OUTPUT_CLOSE);
+    expect_bin(f, m1, "\x04\x93\x07\xc0\xc3", HCS_OUTPUT_CLOSE);
+    fx_end(f);
+}
+
+/* ---- stateful reconnect (signalr-protocol.md section 9) ---- */
+
+#define HS_V2 "{\"protocol\":\"json\",\"version\":2}" RS
+
+static struct hcs_conn *connect_sr(struct fx *f, const char *hub, const char *id,
+                                   const char *hs, bool negotiated)
+{
+    char token[80];
+    snprintf(token, sizeof(token), "tok-%s-%s", hub, id);
+    struct hcs_conn_params p = {
+        .hub = hub, .id = id, .token = token, .query = "",
+        .transports = HCS_TRANSPORT_WEBSOCKETS | HCS_TRANSPORT_LONGPOLLING,
+        .stateful_reconnect = negotiated,
+    };
+    struct hcs_conn *c = NULL;
+    assert_int_equal(hcs_core_conn_new(f->core, &p, f->now, &c), HCS_OK);
+    assert_int_equal(hcs_core_conn_attach(f->core, c, HCS_TRANSPORT_WEBSOCKETS, c, f->now), 0);
+    assert_int_equal(input(f, c, hs), HCS_OK);
+    expect_output(f, c, "{}" RS, HCS_OUTPUT_NONE);
+    return c;
+}
+
+static void send_text(struct fx *f, const char *hub, const char *conn, const char *arg)
+{
+    char rec[128];
+    snprintf(rec, sizeof(rec), "{\"type\":1,\"target\":\"m\",\"arguments\":[\"%s\"]}" RS, arg);
+    struct hcs_message *m = msg(f, rec);
+    assert_int_equal(hcs_core_send_conn(f->core, hub, conn, m), 0);
+    hcs_message_unref(m);
+}
+
+#define M(x) "{\"type\":1,\"target\":\"m\",\"arguments\":[\"" x "\"]}" RS
+
+static void t_stateful_resume(void **state)
+{
+    struct fx *f = fx(state);
+    /* Not negotiated, or version 1: off; an unclean drop ends it. */
+    struct hcs_conn *a = connect_sr(f, "h", "a", HS_V2, false);
+    struct hcs_conn *b = connect_sr(f, "h", "b", HS_JSON, true);
+    assert_false(hcs_conn_is_stateful(a));
+    assert_false(hcs_conn_is_stateful(b));
+    assert_false(hcs_core_conn_drop(f->core, a, 0));
+    assert_false(hcs_core_conn_drop(f->core, b, 0));
+    assert_int_equal(f->n_disconnected, 2);
+
+    struct hcs_conn *c = connect_sr(f, "h", "c", HS_V2, true);
+    assert_true(hcs_conn_is_stateful(c));
+    assert_int_equal(hcs_core_group_add_conn(f->core, "h", "g", "c"), 0);
+    send_text(f, "h", "c", "1");
+    send_text(f, "h", "c", "2");
+    send_text(f, "h", "c", "3");
+    expect_output(f, c, M("1") M("2") M("3"), HCS_OUTPUT_NONE);
+    /* The client acknowledges 1 and 2. */
+    assert_int_equal(input(f, c, "{\"type\":8,\"sequenceId\":2}" RS), 0);
+    /* Queued but not yet written when the socket drops. */
+    send_text(f, "h", "c", "4");
+    f->now = 1000;
+    assert_true(hcs_core_conn_drop(f->core, c, f->now));
+    assert_true(hcs_conn_is_lost(c));
+    assert_null(hcs_conn_transport_handle(c));
+    /* Still there for REST: exists, group member; sends are kept. */
+    assert_true(hcs_core_conn_exists(f->core, "h", "c"));
+    struct hcs_message *m = msg(f, M("5"));
+    assert_int_equal(hcs_core_send_group(f->core, "h", "g", m, no_names), 0);
+    hcs_message_unref(m);
+    f->now = 14999 + 1000;
+    hcs_core_tick(f->core, f->now);
+    assert_int_equal(hcs_core_conn_count(f->core), 1);
+    /* A new socket resumes: Sequence 3, then 3, 4, 5 in order. */
+    int other;
+    void *old = &other;
+    assert_int_equal(hcs_core_conn_resume(f->core, c, &other, f->now, &old), 0);
+    assert_null(old);
+    assert_false(hcs_conn_is_lost(c));
+    expect_output(f, c, "{\"type\":9,\"sequenceId\":3}" RS M("3") M("4") M("5"), HCS_OUTPUT_NONE);
+    assert_int_equal(f->n_connected, 3); /* no second connected event */
+    /* Resuming over a live socket replaces it; the replay repeats. */
+    int third;
+    assert_int_equal(hcs_core_conn_resume(f->core, c, &third, f->now, &old), 0);
+    assert_ptr_equal(old, &other);
+    expect_output(f, c, "{\"type\":9,\"sequenceId\":3}" RS M("3") M("4") M("5"), HCS_OUTPUT_NONE);
+    assert_int_equal(input(f, c, "{\"type\":8,\"sequenceId\":5}" RS), 0);
+    send_text(f, "h", "c", "6");
+    expect_output(f, c, M("6"), HCS_OUTPUT_NONE);
+
+    /* Client -> service: numbering and de-duplication of its replay. */
+    f->invocation_rc = 0;
+    assert_int_equal(input(f, c,
+                           "{\"type\":1,\"target\":\"x\",\"arguments\":[1]}" RS
+                           "{\"type\":1,\"target\":\"y\",\"arguments\":[2]}" RS),
+                     0);
+    assert_int_equal(f->n_invocations, 2);
+    /* Ack about once a second for what arrived. */
+    f->now += 1000;
+    hcs_core_tick(f->core, f->now);
+    expect_output(f, c, "{\"type\":8,\"sequenceId\":2}" RS, HCS_OUTPUT_NONE);
+    hcs_core_tick(f->core, f->now + 1000);
+    expect_output(f, c, "", HCS_OUTPUT_NONE); /* nothing new: no Ack */
+    /* The client replays from 2 after a reconnect: 2 is a duplicate. */
+    assert_int_equal(input(f, c,
+                           "{\"type\":9,\"sequenceId\":2}" RS
+                           "{\"type\":1,\"target\":\"y\",\"arguments\":[2]}" RS
+                           "{\"type\":1,\"target\":\"z\",\"arguments\":[3]}" RS),
+                     0);
+    assert_int_equal(f->n_invocations, 3);
+    assert_string_equal(f->target, "z");
+    /* A Sequence ahead of what arrived is a protocol error. */
+    assert_int_equal(input(f, c, "{\"type\":9,\"sequenceId\":9}" RS), HCS_ERR_CLOSED);
+    expect_output(f, c,
+                  "{\"type\":7,\"error\":\"Sequence ID greater than amount of messages we've "
+                  "received.\",\"allowReconnect\":true}" RS,
+                  HCS_OUTPUT_CLOSE);
+    assert_int_equal(hcs_core_conn_resume(f->core, c, &other, f->now, &old), HCS_ERR_CLOSED);
+    hcs_core_conn_detach(f->core, c, NULL);
+    assert_int_equal(f->n_disconnected, 3);
+    fx_end(f);
+}
+
+static void t_stateful_window_and_overflow(void **state)
+{
+    struct fx *f = *state;
+    f->lim.stateful_buffer_bytes = 120;
+    f->lim.reconnect_window_ms = 5000;
+    fx_start(f);
+    /* The window passes: closed and cleaned up as usual, once. */
+    struct hcs_conn *c = connect_sr(f, "h", "c", HS_V2, true);
+    assert_int_equal(hcs_core_group_add_conn(f->core, "h", "g", "c"), 0);
+    assert_true(hcs_core_conn_drop(f->core, c, 100));
+    hcs_core_tick(f->core, 5099);
+    assert_true(hcs_core_group_exists(f->core, "h", "g"));
+    hcs_core_tick(f->core, 5100);
+    assert_int_equal(hcs_core_conn_count(f->core), 0);
+    assert_false(hcs_core_group_exists(f->core, "h", "g"));
+    assert_int_equal(f->n_disconnected, 1);
+    hcs_core_tick(f->core, 9000);
+    assert_int_equal(f->n_disconnected, 1);
+
+    /* Unacknowledged bytes over the buffer: closed with the reason. */
+    c = connect_sr(f, "h", "c2", HS_V2, true);
+    send_text(f, "h", "c2", "0123456789"); /* 50 bytes each */
+    send_text(f, "h", "c2", "0123456789");
+    assert_false(hcs_conn_is_closing(c));
+    send_text(f, "h", "c2", "0123456789");
+    assert_true(hcs_conn_is_closing(c));
+    assert_false(hcs_core_conn_exists(f->core, "h", "c2"));
+    expect_output(f, c,
+                  "{\"type\":7,\"error\":\"Connection closed: stateful reconnect "
+                                  "buffer limit of 120 bytes exceeded (messages not acknowledged "
+                                  "by the client).\",\"allowReconnect\":true}" RS,
+                  HCS_OUTPUT_CLOSE);
+    hcs_core_conn_detach(f->core, c, NULL);
+
+    /* Acks make room. */
+    c = connect_sr(f, "h", "c3", HS_V2, true);
+    for (int i = 0; i < 10; i++) {
+        send_text(f, "h", "c3", "0123456789");
+        char ack[64];
+        snprintf(ack, sizeof(ack), "{\"type\":8,\"sequenceId\":%d}" RS, i + 1);
+        assert_int_equal(input(f, c, ack), 0);
+    }
+    assert_false(hcs_conn_is_closing(c));
+    /* Overflow while lost: nothing to tell it on; disposed at once. */
+    assert_true(hcs_core_conn_drop(f->core, c, 0));
+    send_text(f, "h", "c3", "0123456789");
+    send_text(f, "h", "c3", "0123456789");
+    send_text(f, "h", "c3", "0123456789");
+    assert_null(hcs_core_conn_by_id(f->core, "h", "c3"));
+    /* REST close and shutdown of a lost connection dispose it too. */
+    c = connect_sr(f, "h", "c4", HS_V2, true);
+    assert_true(hcs_core_conn_drop(f->core, c, 0));
+    assert_int_equal(hcs_core_close_conn(f->core, "h", "c4", "bye"), 0);
+    assert_null(hcs_core_conn_by_id(f->core, "h", "c4"));
+    c = connect_sr(f, "h", "c5", HS_V2, true);
+    assert_true(hcs_core_conn_drop(f->core, c, 0));
+    hcs_core_shutdown(f->core);
+    assert_int_equal(hcs_core_conn_count(f->core), 0);
+    fx_end(f);
+}
+
+/* Stateful reconnect over MessagePack: Ack / Sequence in MessagePack. */
+static void t_stateful_msgpack(void **state)
+{
+    struct fx *f = fx(state);
+    struct hcs_conn *c = connect_sr(f, "h", "c", "{\"protocol\":\"messagepack\",\"version\":2}" RS,
+                                    true);
+    assert_true(hcs_conn_is_stateful(c));
+    struct hcs_message *m = msg(f, M("a"));
+    assert_int_equal(hcs_core_send_conn(f->core, "h", "c", m), 0);
+    hcs_message_unref(m);
+    static const char a[] = "\x0a\x96\x01\x80\xc0\xa1m\x91\xa1\x61\x90";
+    expect_bin(f, c, a, HCS_OUTPUT_NONE);
+    assert_true(hcs_core_conn_drop(f->core, c, 0));
+    int t;
+    assert_int_equal(hcs_core_conn_resume(f->core, c, &t, 0, NULL), 0);
+    expect_bin(f, c, "\x03\x92\x09\x01\x0a\x96\x01\x80\xc0\xa1m\x91\xa1\x61\x90", HCS_OUTPUT_NONE);
+    f->invocation_rc = 0;
+    assert_int_equal(input_bin(f, c, B("\x03\x92\x08\x01\x08\x95\x01\x80\xc0\xa1x\x91\x01")), 0);
+    assert_int_equal(f->n_invocations, 1);
+    hcs_core_tick(f->core, 1000);
+    expect_bin(f, c, "\x03\x92\x08\x01", HCS_OUTPUT_NONE);
+    hcs_core_conn_detach(f->core, c, NULL);
     fx_end(f);
 }
 
@@ -1243,6 +1648,11 @@ int main(void)
         T(t_attach_and_new_errors),
         T(t_long_polling),
         T(t_oom),
+        T(t_msgpack_session),
+        T(t_msgpack_fanout),
+        T(t_stateful_resume),
+        T(t_stateful_window_and_overflow),
+        T(t_stateful_msgpack),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -586,6 +586,52 @@ static void t_response_reuse(void **state)
     fx_end(f);
 }
 
+
+/* The multi-protocol body (azure-signalr-service.md section 4.1). */
+static int rest_bin(struct fx *f, const char *path, const char *ct, const void *b, size_t n)
+{
+    struct hcs_rest_request req = {
+        .method = HCP_METHOD_POST, .path = path, .path_len = strlen(path),
+        .path_decoded = true, .content_type = ct, .body = b, .body_len = n, .now_ms = f->now,
+    };
+    assert_int_equal(hcs_rest_handle(f->core, &req, &f->resp), 0);
+    return f->resp.status;
+}
+
+static void t_send_octet_stream(void **state)
+{
+    struct fx *f = fx(state);
+    struct hcs_conn *j = connect(f, "hub", "j", NULL);
+    struct hcs_conn *m = hcs_core_conn_by_id(f->core, "hub", "j");
+    assert_ptr_equal(j, m);
+    out(f, j, NULL);
+    /* Both protocols: the JSON client gets the "json" bytes verbatim. */
+    static const char both[] =
+        "\x82\xa4json\xc4\x2c{\"type\":1,\"target\":\"t\",\"arguments\":[1,\"x\"]}\x1e"
+        "\xabmessagepack\xc4\x0c\x0b\x96\x01\x80\xc0\xa1t\x92\x01\xa1x\x90";
+    assert_int_equal(rest_bin(f, "/api/hubs/hub/:send", "application/octet-stream", both,
+                              sizeof(both) - 1),
+                     202);
+    assert_string_equal(out(f, j, NULL), "{\"type\":1,\"target\":\"t\",\"arguments\":[1,\"x\"]}" RS);
+    /* Only MessagePack (x-msgpack): converted for the JSON client. */
+    static const char mp[] = "\x81\xabmessagepack\xc4\x0c\x0b\x96\x01\x80\xc0\xa1t\x92\x02\xa1y\x90";
+    assert_int_equal(rest_bin(f, "/api/v1/hubs/hub/connections/j", "application/x-msgpack", mp,
+                              sizeof(mp) - 1),
+                     202);
+    assert_string_equal(out(f, j, NULL), "{\"type\":1,\"target\":\"t\",\"arguments\":[2,\"y\"]}" RS);
+    /* Not a protocol map, or a JSON body sent as octet-stream: 400. */
+    assert_int_equal(rest_bin(f, "/api/hubs/hub/:send", "application/octet-stream", "\x90", 1),
+                     400);
+    expect_error(f, 400, "Error.Request.Invalid");
+    const char *js = "{\"target\":\"t\",\"arguments\":[]}";
+    assert_int_equal(rest_bin(f, "/api/hubs/hub/:send", "application/octet-stream", js,
+                              strlen(js)),
+                     400);
+    assert_int_equal(rest_bin(f, "/api/hubs/hub/:send", "text/plain", js, strlen(js)), 400);
+    assert_string_equal(out(f, j, NULL), "");
+    fx_end(f);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -596,7 +642,7 @@ int main(void)
         T(t_group_connection), T(t_user_group),
         T(t_existence),        T(t_close),
         T(t_application),      T(t_generate_token),
-        T(t_response_reuse),
+        T(t_response_reuse),   T(t_send_octet_stream),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

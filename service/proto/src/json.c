@@ -359,3 +359,15 @@ int hcp_json_encode_ping(struct hcp_buf *b)
 {
     return hcp_buf_append(b, "{\"type\":6}\x1e", 11);
 }
+
+int hcp_json_encode_ack(struct hcp_buf *b, uint64_t sequence_id)
+{
+    return hcp_buf_appendf(b, "{\"type\":8,\"sequenceId\":%llu}\x1e",
+                           (unsigned long long)sequence_id);
+}
+
+int hcp_json_encode_sequence(struct hcp_buf *b, uint64_t sequence_id)
+{
+    return hcp_buf_appendf(b, "{\"type\":9,\"sequenceId\":%llu}\x1e",
+                           (unsigned long long)sequence_id);
+}

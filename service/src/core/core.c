@@ -50,8 +50,20 @@ struct hcs_frame {
     uint8_t *data; /* `headroom` writable bytes precede it in the same block */
 };
 
+/* A message for many connections: one frame per hub protocol, encoded on
+ * first use from whichever frame exists (JSON <-> MessagePack). */
 struct hcs_message {
     struct hcs_frame *frames[HCP_PROTOCOL_COUNT]; /* NULL: not encoded (yet) */
+    bool failed[HCP_PROTOCOL_COUNT];              /* conversion tried and failed */
+    size_t headroom;
+};
+
+/* Why a connection marked during a fan-out is closed afterwards. */
+enum defer_close {
+    DC_NONE = 0,
+    DC_QUEUE,  /* outbound queue over max_queue_bytes */
+    DC_REPLAY, /* stateful reconnect buffer over stateful_buffer_bytes */
+    DC_ENCODE, /* the message could not be encoded in the connection's protocol */
 };
 
 enum conn_state {
@@ -79,7 +91,20 @@ struct hcs_conn {
     bool want_write; /* a write request is outstanding at the edge */
     bool ping_armed; /* the client pinged: enforce client_timeout_ms */
     bool in_overflow;
+    enum defer_close defer; /* why it is on core->overflow */
     bool skip; /* transient mark for "excluded" during one fan-out */
+    /* Stateful reconnect (signalr-protocol.md section 9). */
+    bool stateful_ok; /* negotiated with useStatefulReconnect */
+    bool stateful;    /* on: version-2 handshake over WebSockets */
+    bool is_lost;     /* transport dropped uncleanly; kept for a resume */
+    int64_t lost_ms;
+    uint64_t out_next;       /* sequence id of our next trackable message */
+    struct hcs_frame **rb;   /* replay ring: unacknowledged trackable frames */
+    size_t rb_cap, rb_head, rb_n, rb_bytes;
+    uint64_t rb_first;       /* sequence id of rb[rb_head] */
+    uint64_t in_next;        /* id the client's next trackable message takes */
+    uint64_t in_max;         /* highest id processed */
+    uint64_t in_acked;       /* highest id we acknowledged */
     struct hcs_conn *overflow_next;
     int64_t created_ms, attached_ms, released_ms, last_send_ms, last_recv_ms;
     int64_t close_at_ms; /* 0 = never */
@@ -126,7 +151,9 @@ struct hcs_core {
     struct hcs_conn *conns;
     size_t n_conns;
     struct hcs_conn *overflow; /* connections to close after the current fan-out */
-    struct hcs_frame *f_handshake_ok, *f_ping, *f_close_reconnect;
+    struct hcs_frame *f_handshake_ok;
+    struct hcs_frame *f_ping[HCP_PROTOCOL_COUNT];
+    struct hcs_frame *f_close_reconnect[HCP_PROTOCOL_COUNT];
     uint8_t *scratch; /* headroom + max_write_bytes */
     bool is_freeing;
 };
@@ -156,6 +183,8 @@ void hcs_core_limits_default(struct hcs_core_limits *l)
     l->negotiate_timeout_ms = 30000;
     l->headroom = 0;
     l->max_write_bytes = 64 * 1024;
+    l->stateful_buffer_bytes = 100000;
+    l->reconnect_window_ms = 15000;
 }
 
 static void frame_unref(struct hcs_frame *f)
@@ -207,13 +236,32 @@ static struct hcs_frame *frame_copy(const struct hcs_core *core, const uint8_t *
     return f;
 }
 
-static struct hcs_frame *frame_close(const struct hcs_core *core, const char *error,
-                                     bool allow_reconnect)
+static struct hcs_frame *frame_close(const struct hcs_core *core, enum hcp_protocol p,
+                                     const char *error, bool allow_reconnect)
 {
     struct hcp_buf b;
     int rc = frame_begin(core, &b);
+    error = (error && *error) ? error : NULL;
     if (rc == 0)
-        rc = hcp_json_encode_close(&b, (error && *error) ? error : NULL, allow_reconnect);
+        rc = p == HCP_PROTOCOL_MSGPACK ? hcp_msgpack_encode_close(&b, error, allow_reconnect)
+                                       : hcp_json_encode_close(&b, error, allow_reconnect);
+    return frame_finish(core, &b, rc);
+}
+
+/* Ack (type 8) or Sequence (type 9) for stateful reconnect. */
+static struct hcs_frame *frame_seq(const struct hcs_core *core, enum hcp_protocol p, int type,
+                                   uint64_t id)
+{
+    struct hcp_buf b;
+    int rc = frame_begin(core, &b);
+    if (rc == 0) {
+        if (p == HCP_PROTOCOL_MSGPACK)
+            rc = type == HCP_MSG_ACK ? hcp_msgpack_encode_ack(&b, id)
+                                     : hcp_msgpack_encode_sequence(&b, id);
+        else
+            rc = type == HCP_MSG_ACK ? hcp_json_encode_ack(&b, id)
+                                     : hcp_json_encode_sequence(&b, id);
+    }
     return frame_finish(core, &b, rc);
 }
 
@@ -226,28 +274,89 @@ static struct hcs_frame *frame_handshake_error(const struct hcs_core *core, cons
     return frame_finish(core, &b, rc);
 }
 
-static struct hcs_frame *frame_completion(const struct hcs_core *core, const char *invocation_id,
-                                          const char *result_json, const char *error)
+static struct hcs_frame *frame_completion(const struct hcs_core *core, enum hcp_protocol p,
+                                          const char *invocation_id, const char *result_json,
+                                          const char *error)
 {
     struct hcp_buf b;
     int rc = frame_begin(core, &b);
+    size_t rlen = result_json ? strlen(result_json) : 0;
     if (rc == 0)
-        rc = hcp_json_encode_completion(&b, invocation_id, result_json,
-                                        result_json ? strlen(result_json) : 0, error);
+        rc = p == HCP_PROTOCOL_MSGPACK
+                 ? hcp_msgpack_encode_completion(&b, invocation_id, result_json, rlen, error)
+                 : hcp_json_encode_completion(&b, invocation_id, result_json, rlen, error);
     return frame_finish(core, &b, rc);
+}
+
+/* A message from pre-encoded records; either may be absent (not both). */
+struct hcs_message *hcs_message_new_multi(struct hcs_core *core, const uint8_t *json,
+                                          size_t json_len, const uint8_t *msgpack,
+                                          size_t msgpack_len)
+{
+    if (!json && !msgpack)
+        return NULL;
+    struct hcs_message *m = hcp_calloc(1, sizeof(*m));
+    if (!m)
+        return NULL;
+    m->headroom = core->limits.headroom;
+    if (json && !(m->frames[HCP_PROTOCOL_JSON] = frame_copy(core, json, json_len)))
+        goto fail;
+    if (msgpack && !(m->frames[HCP_PROTOCOL_MSGPACK] = frame_copy(core, msgpack, msgpack_len)))
+        goto fail;
+    return m;
+fail:
+    hcs_message_unref(m);
+    return NULL;
 }
 
 struct hcs_message *hcs_message_new_json(struct hcs_core *core, const uint8_t *record, size_t len)
 {
-    struct hcs_message *m = hcp_calloc(1, sizeof(*m));
-    if (!m)
-        return NULL;
-    m->frames[HCP_PROTOCOL_JSON] = frame_copy(core, record, len);
-    if (!m->frames[HCP_PROTOCOL_JSON]) {
-        hcp_free(m);
-        return NULL;
+    return hcs_message_new_multi(core, record, len, NULL, 0);
+}
+
+struct hcs_message *hcs_message_new_msgpack(struct hcs_core *core, const uint8_t *record,
+                                            size_t len)
+{
+    return hcs_message_new_multi(core, NULL, 0, record, len);
+}
+
+bool hcs_message_has_frame(const struct hcs_message *m, enum hcp_protocol p)
+{
+    return p < HCP_PROTOCOL_COUNT && m->frames[p] != NULL;
+}
+
+/*
+ * The frame for protocol p, encoded now from the other protocol's frame if
+ * this is the first target speaking p (signalr-protocol.md sections 5, 6).
+ * NULL when the conversion failed (remembered: tried once per message).
+ */
+static struct hcs_frame *message_frame(const struct hcs_core *core, struct hcs_message *m,
+                                       enum hcp_protocol p)
+{
+    if (m->frames[p] || m->failed[p])
+        return m->frames[p];
+    struct hcp_buf b;
+    int rc = frame_begin(core, &b);
+    const struct hcs_frame *src;
+    if (p == HCP_PROTOCOL_MSGPACK && (src = m->frames[HCP_PROTOCOL_JSON]) != NULL) {
+        /* The JSON record without its 0x1E. */
+        if (rc == 0)
+            rc = src->len ? hcp_msgpack_invocation_from_json(&b, (const char *)src->data,
+                                                             src->len - 1)
+                          : HCP_ERR_MALFORMED;
+    } else if (p == HCP_PROTOCOL_JSON && (src = m->frames[HCP_PROTOCOL_MSGPACK]) != NULL) {
+        size_t off = 0, len = 0;
+        if (rc == 0 &&
+            hcp_msgpack_record_next(src->data, src->len, HCP_MSGPACK_MAX_RECORD, &off, &len) <= 0)
+            rc = HCP_ERR_MALFORMED;
+        if (rc == 0)
+            rc = hcp_json_invocation_from_msgpack(&b, src->data + off, len);
+    } else if (rc == 0) {
+        rc = HCP_ERR_INVALID;
     }
-    return m;
+    m->frames[p] = frame_finish(core, &b, rc);
+    m->failed[p] = m->frames[p] == NULL;
+    return m->frames[p];
 }
 
 void hcs_message_unref(struct hcs_message *m)
@@ -500,40 +609,31 @@ static void request_write(struct hcs_core *core, struct hcs_conn *c)
         core->sink.want_write(core->sink_user, c->id, c->transport);
 }
 
-static void mark_overflow(struct hcs_core *core, struct hcs_conn *c)
+/* Mark c to be closed (for `why`) once the current fan-out is over; its
+ * not-yet-handed-out frames are dropped now. */
+static void mark_overflow_for(struct hcs_core *core, struct hcs_conn *c, enum defer_close why)
 {
     if (c->in_overflow)
         return;
     c->in_overflow = true;
+    c->defer = why;
     q_truncate(c, c->out_n);
     c->overflow_next = core->overflow;
     core->overflow = c;
 }
 
-/*
- * Queue a reference to f. `capped`: subject to max_queue_bytes (data); a
- * connection over its cap is marked for closing (flush_overflow) and its queue
- * dropped. Uncapped frames (handshake answers, Close, Ping) always go in
- * unless memory runs out.
- */
-static int enqueue(struct hcs_core *core, struct hcs_conn *c, struct hcs_frame *f, bool capped)
+static void mark_overflow(struct hcs_core *core, struct hcs_conn *c)
 {
-    if (capped) {
-        if (c->is_closing || c->in_overflow)
-            return HCS_ERR_CLOSED;
-        if (f->len > core->limits.max_queue_bytes ||
-            c->q_bytes > core->limits.max_queue_bytes - f->len) {
-            mark_overflow(core, c);
-            return HCS_ERR_LIMIT;
-        }
-    }
+    mark_overflow_for(core, c, DC_QUEUE);
+}
+
+/* Append a reference to the ring (no cap checks). */
+static int q_push(struct hcs_core *core, struct hcs_conn *c, struct hcs_frame *f)
+{
     if (c->q_n == c->q_cap) {
         int rc = q_grow(c);
-        if (rc != 0) {
-            if (capped)
-                mark_overflow(core, c);
+        if (rc != 0)
             return rc;
-        }
     }
     c->q[(c->q_head + c->q_n) & (c->q_cap - 1)] = f;
     c->q_n++;
@@ -541,6 +641,107 @@ static int enqueue(struct hcs_core *core, struct hcs_conn *c, struct hcs_frame *
     f->refs++;
     request_write(core, c);
     return HCS_OK;
+}
+
+/* ---- stateful reconnect: the replay buffer (signalr-protocol.md section 9) ---- */
+
+static struct hcs_frame *rb_at(const struct hcs_conn *c, size_t i)
+{
+    return c->rb[(c->rb_head + i) & (c->rb_cap - 1)];
+}
+
+static int rb_push(struct hcs_conn *c, struct hcs_frame *f)
+{
+    if (c->rb_n == c->rb_cap) {
+        size_t ncap = c->rb_cap ? c->rb_cap * 2 : RING_MIN;
+        if (ncap > RING_MAX)
+            return HCS_ERR_LIMIT;
+        struct hcs_frame **nr = hcp_malloc(ncap * sizeof(*nr));
+        if (!nr)
+            return HCS_ERR_NOMEM;
+        for (size_t i = 0; i < c->rb_n; i++)
+            nr[i] = rb_at(c, i);
+        hcp_free(c->rb);
+        c->rb = nr;
+        c->rb_cap = ncap;
+        c->rb_head = 0;
+    }
+    c->rb[(c->rb_head + c->rb_n) & (c->rb_cap - 1)] = f;
+    c->rb_n++;
+    c->rb_bytes += f->len;
+    f->refs++;
+    c->out_next++;
+    return HCS_OK;
+}
+
+/* The client acknowledged everything up to `id`: those frames are dropped
+ * (the frames themselves live on while other queues reference them). */
+static void rb_ack(struct hcs_conn *c, uint64_t id)
+{
+    while (c->rb_n && c->rb_first <= id) {
+        struct hcs_frame *f = rb_at(c, 0);
+        c->rb_bytes -= f->len;
+        frame_unref(f);
+        c->rb_head = (c->rb_head + 1) & (c->rb_cap - 1);
+        c->rb_n--;
+        c->rb_first++;
+    }
+}
+
+static void rb_clear(struct hcs_conn *c)
+{
+    while (c->rb_n) {
+        frame_unref(rb_at(c, 0));
+        c->rb_head = (c->rb_head + 1) & (c->rb_cap - 1);
+        c->rb_n--;
+    }
+    c->rb_bytes = 0;
+    hcp_free(c->rb);
+    c->rb = NULL;
+    c->rb_cap = 0;
+}
+
+/*
+ * Queue a reference to f. `capped`: a data (trackable) message, subject to
+ * max_queue_bytes; a connection over its cap is marked for closing
+ * (flush_overflow) and its queue dropped. Uncapped frames (handshake
+ * answers, Close, Ping, Ack, Sequence) always go in unless memory runs out.
+ * With stateful reconnect on, data messages are also kept in the replay
+ * buffer until the client acknowledges them (over stateful_buffer_bytes the
+ * connection is closed, never silently dropped); while the transport is
+ * lost they go only there and are replayed on resume.
+ */
+static int enqueue(struct hcs_core *core, struct hcs_conn *c, struct hcs_frame *f, bool capped)
+{
+    if (capped) {
+        if (c->is_closing || c->in_overflow)
+            return HCS_ERR_CLOSED;
+        if (c->stateful) {
+            size_t cap = core->limits.stateful_buffer_bytes;
+            if (f->len > cap || c->rb_bytes > cap - f->len) {
+                mark_overflow_for(core, c, DC_REPLAY);
+                return HCS_ERR_LIMIT;
+            }
+        }
+        if (f->len > core->limits.max_queue_bytes ||
+            c->q_bytes > core->limits.max_queue_bytes - f->len) {
+            mark_overflow(core, c);
+            return HCS_ERR_LIMIT;
+        }
+        if (c->stateful) {
+            int rc = rb_push(c, f);
+            if (rc != 0) {
+                mark_overflow_for(core, c, DC_REPLAY);
+                return rc;
+            }
+            if (c->is_lost)
+                return HCS_OK;
+        }
+    }
+    int rc = q_push(core, c, f);
+    if (rc != 0 && capped)
+        mark_overflow(core, c);
+    return rc;
 }
 
 /* ---- connection lifecycle ---- */
@@ -559,6 +760,7 @@ static void conn_free(struct hcs_conn *c)
 {
     q_truncate(c, 0);
     hcp_free(c->q);
+    rb_clear(c);
     hcp_buf_cleanup(&c->in);
     hcs_map_cleanup(&c->groups);
     cJSON_Delete(c->claims);
@@ -637,7 +839,9 @@ static void conn_close_with(struct hcs_core *core, struct hcs_conn *c, struct hc
 {
     if (c->is_closing)
         return;
-    if (c->state == ST_NEGOTIATED) {
+    if (c->state == ST_NEGOTIATED || c->is_lost) {
+        /* Nothing to tell it on: a stateful connection waiting for its
+         * resume ends here, and the resume will find no connection (404). */
         conn_dispose(core, c, error);
         return;
     }
@@ -661,9 +865,9 @@ static void conn_close_record(struct hcs_core *core, struct hcs_conn *c, const c
     bool own = false;
     if (c->state == ST_CONNECTED) {
         if ((!error || !*error) && allow_reconnect) {
-            f = core->f_close_reconnect;
+            f = core->f_close_reconnect[c->protocol];
         } else {
-            f = frame_close(core, error, allow_reconnect);
+            f = frame_close(core, c->protocol, error, allow_reconnect);
             own = true;
         }
     }
@@ -686,9 +890,26 @@ static void flush_overflow(struct hcs_core *core)
         core->overflow = c->overflow_next;
         c->overflow_next = NULL;
         c->in_overflow = false;
-        char msg[128];
-        snprintf(msg, sizeof(msg), "Connection closed: outbound queue limit of %zu bytes exceeded.",
-                 core->limits.max_queue_bytes);
+        char msg[160];
+        switch (c->defer) {
+        case DC_REPLAY:
+            snprintf(msg, sizeof(msg),
+                     "Connection closed: stateful reconnect buffer limit of %zu bytes exceeded "
+                     "(messages not acknowledged by the client).",
+                     core->limits.stateful_buffer_bytes);
+            break;
+        case DC_ENCODE:
+            snprintf(msg, sizeof(msg), "Connection closed: a message could not be encoded in "
+                                       "the '%s' protocol.",
+                     hcp_protocol_name(c->protocol));
+            break;
+        default:
+            snprintf(msg, sizeof(msg),
+                     "Connection closed: outbound queue limit of %zu bytes exceeded.",
+                     core->limits.max_queue_bytes);
+            break;
+        }
+        c->defer = DC_NONE;
         conn_close_record(core, c, msg, true);
     }
 }
@@ -718,13 +939,15 @@ struct hcs_core *hcs_core_new(const struct hcs_core_limits *limits, const struct
         rc = hcp_handshake_encode_ok(&b);
     if (!(core->f_handshake_ok = frame_finish(core, &b, rc)))
         goto fail;
-    rc = frame_begin(core, &b);
-    if (rc == 0)
-        rc = hcp_json_encode_ping(&b);
-    if (!(core->f_ping = frame_finish(core, &b, rc)))
-        goto fail;
-    if (!(core->f_close_reconnect = frame_close(core, NULL, true)))
-        goto fail;
+    for (int p = 0; p < HCP_PROTOCOL_COUNT; p++) {
+        rc = frame_begin(core, &b);
+        if (rc == 0)
+            rc = p == HCP_PROTOCOL_MSGPACK ? hcp_msgpack_encode_ping(&b) : hcp_json_encode_ping(&b);
+        if (!(core->f_ping[p] = frame_finish(core, &b, rc)))
+            goto fail;
+        if (!(core->f_close_reconnect[p] = frame_close(core, (enum hcp_protocol)p, NULL, true)))
+            goto fail;
+    }
     if (core->limits.max_write_bytes > SIZE_MAX - core->limits.headroom)
         goto fail;
     core->scratch = hcp_malloc(core->limits.headroom + core->limits.max_write_bytes);
@@ -770,8 +993,10 @@ void hcs_core_free(struct hcs_core *core)
     hcs_map_remove_if(&core->hubs, match_all, drop_hub, NULL);
     hcs_map_cleanup(&core->tokens);
     frame_unref(core->f_handshake_ok);
-    frame_unref(core->f_ping);
-    frame_unref(core->f_close_reconnect);
+    for (int p = 0; p < HCP_PROTOCOL_COUNT; p++) {
+        frame_unref(core->f_ping[p]);
+        frame_unref(core->f_close_reconnect[p]);
+    }
     hcp_free(core->scratch);
     hcp_free(core);
 }
@@ -809,7 +1034,8 @@ int hcs_core_conn_new(struct hcs_core *core, const struct hcs_conn_params *p, in
     if (!c)
         goto fail;
     hcs_map_init(&c->groups);
-    hcp_buf_init(&c->in, core->limits.max_message_bytes + 1);
+    /* + 8: a MessagePack record may carry a 5-byte length prefix. */
+    hcp_buf_init(&c->in, core->limits.max_message_bytes + 8);
     c->hub = h;
     c->id = hcp_strdup(p->id);
     c->token = hcp_strdup(p->token);
@@ -826,6 +1052,7 @@ int hcs_core_conn_new(struct hcs_core *core, const struct hcs_conn_params *p, in
     c->claims = claims;
     c->transports = p->transports;
     c->close_at_ms = p->close_at_ms;
+    c->stateful_ok = p->stateful_reconnect;
     c->state = ST_NEGOTIATED;
     c->protocol = HCP_PROTOCOL_JSON;
     c->created_ms = now_ms;
@@ -894,6 +1121,80 @@ const char *hcs_conn_close_reason(const struct hcs_conn *c)
     return c->close_error;
 }
 
+enum hcp_protocol hcs_conn_protocol(const struct hcs_conn *c)
+{
+    return c->protocol;
+}
+
+bool hcs_conn_is_stateful(const struct hcs_conn *c)
+{
+    return c->stateful;
+}
+
+bool hcs_conn_is_lost(const struct hcs_conn *c)
+{
+    return c->is_lost;
+}
+
+bool hcs_conn_can_resume(const struct hcs_conn *c)
+{
+    return c->stateful && c->state == ST_CONNECTED && !c->is_closing &&
+           c->kind == HCS_TRANSPORT_WEBSOCKETS;
+}
+
+bool hcs_core_conn_drop(struct hcs_core *core, struct hcs_conn *c, int64_t now_ms)
+{
+    if (!hcs_conn_can_resume(c)) {
+        conn_dispose(core, c, NULL);
+        return false;
+    }
+    /* Queued frames are either in the replay buffer (data) or control
+     * frames that mean nothing on the next socket: drop them all; the resume
+     * sends Sequence and the replay. A partial input record is gone too. */
+    q_truncate(c, 0);
+    hcp_buf_reset(&c->in);
+    c->transport = NULL;
+    c->want_write = false;
+    c->out_n = 0;
+    c->is_lost = true;
+    c->lost_ms = now_ms;
+    return true;
+}
+
+int hcs_core_conn_resume(struct hcs_core *core, struct hcs_conn *c, void *transport,
+                         int64_t now_ms, void **out_old)
+{
+    if (!transport)
+        return HCS_ERR_INVALID;
+    if (!hcs_conn_can_resume(c))
+        return c->is_closing ? HCS_ERR_CLOSED : HCS_ERR_TRANSPORT;
+    struct hcs_frame *seq =
+        frame_seq(core, c->protocol, HCP_MSG_SEQUENCE, c->rb_n ? c->rb_first : c->out_next);
+    if (!seq)
+        return HCS_ERR_NOMEM;
+    void *old = c->transport;
+    q_truncate(c, 0);
+    hcp_buf_reset(&c->in);
+    c->out_n = 0;
+    c->want_write = false;
+    c->transport = transport;
+    c->is_lost = false;
+    c->last_recv_ms = now_ms;
+    c->last_send_ms = now_ms;
+    /* Sequence first (the JS client drops everything before it), then every
+     * unacknowledged message in order. */
+    int rc = q_push(core, c, seq);
+    frame_unref(seq);
+    for (size_t i = 0; rc == 0 && i < c->rb_n; i++)
+        rc = q_push(core, c, rb_at(c, i));
+    if (rc != 0)
+        conn_close_record(core, c, MSG_GENERIC_ERROR, true);
+    request_write(core, c);
+    if (out_old)
+        *out_old = old;
+    return HCS_OK;
+}
+
 int hcs_core_conn_attach(struct hcs_core *core, struct hcs_conn *c, enum hcs_transport t,
                          void *transport, int64_t now_ms)
 {
@@ -932,7 +1233,7 @@ void hcs_core_conn_release(struct hcs_core *core, struct hcs_conn *c, int64_t no
 static int complete_error(struct hcs_core *core, struct hcs_conn *c, const char *invocation_id,
                           const char *text)
 {
-    struct hcs_frame *f = frame_completion(core, invocation_id, NULL, text);
+    struct hcs_frame *f = frame_completion(core, c->protocol, invocation_id, NULL, text);
     if (!f)
         return HCS_ERR_NOMEM;
     int rc = enqueue(core, c, f, true);
@@ -945,8 +1246,10 @@ static void handle_handshake(struct hcs_core *core, struct hcs_conn *c, const ch
 {
     char err[256];
     struct hcp_handshake hs;
-    int rc = hcp_handshake_decode(rec, len, HCP_PROTOCOL_BIT(HCP_PROTOCOL_JSON), 2, &hs, err,
-                                  sizeof(err));
+    unsigned supported = HCP_PROTOCOL_BIT(HCP_PROTOCOL_JSON) | HCP_PROTOCOL_BIT(HCP_PROTOCOL_MSGPACK);
+    if (c->kind == HCS_TRANSPORT_SSE)
+        supported |= HCP_HANDSHAKE_TEXT_TRANSPORT; /* MessagePack needs binary frames */
+    int rc = hcp_handshake_decode(rec, len, supported, 2, &hs, err, sizeof(err));
     if (rc != 0) {
         if (rc == HCP_ERR_NOMEM || !err[0])
             snprintf(err, sizeof(err), "%s", HCP_HANDSHAKE_ERR_UNPARSABLE);
@@ -955,6 +1258,14 @@ static void handle_handshake(struct hcs_core *core, struct hcs_conn *c, const ch
     }
     c->protocol = hs.protocol;
     c->state = ST_CONNECTED;
+    /* Version 2 over WebSockets turns stateful reconnect on, if negotiated
+     * (signalr-protocol.md section 9); version 1 turns it off. */
+    if (hs.version >= 2 && c->stateful_ok && c->kind == HCS_TRANSPORT_WEBSOCKETS) {
+        c->stateful = true;
+        c->out_next = 1;
+        c->rb_first = 1;
+        c->in_next = 1;
+    }
     if (enqueue(core, c, core->f_handshake_ok, false) != 0 || live_join(c, now_ms) != 0) {
         conn_close_record(core, c, MSG_GENERIC_ERROR, true);
         return;
@@ -967,14 +1278,48 @@ static void handle_handshake(struct hcs_core *core, struct hcs_conn *c, const ch
     }
 }
 
+static bool is_trackable(int type)
+{
+    return type >= HCP_MSG_INVOCATION && type <= HCP_MSG_CANCEL_INVOCATION;
+}
+
 static void handle_message(struct hcs_core *core, struct hcs_conn *c, const char *rec, size_t len)
 {
     struct hcp_msg msg;
     const char *reason = NULL;
     char text[1024];
-    if (hcp_json_msg_decode(rec, len, &msg, &reason) != 0) {
+    int drc = c->protocol == HCP_PROTOCOL_MSGPACK
+                  ? hcp_msgpack_msg_decode((const uint8_t *)rec, len, &msg, &reason)
+                  : hcp_json_msg_decode(rec, len, &msg, &reason);
+    if (drc != 0) {
         conn_close_record(core, c, MSG_GENERIC_ERROR, true);
         return;
+    }
+    if (c->stateful) {
+        if (msg.type == HCP_MSG_SEQUENCE) {
+            /* Section 9.8: ahead of what we have seen is a protocol error. */
+            if (msg.sequence_id < 1 || (uint64_t)msg.sequence_id > c->in_next)
+                conn_close_record(core, c,
+                                  "Sequence ID greater than amount of messages we've received.",
+                                  true);
+            else
+                c->in_next = (uint64_t)msg.sequence_id;
+            hcp_msg_cleanup(&msg);
+            return;
+        }
+        if (msg.type == HCP_MSG_ACK) {
+            rb_ack(c, (uint64_t)msg.sequence_id);
+            hcp_msg_cleanup(&msg);
+            return;
+        }
+        if (is_trackable(msg.type)) {
+            uint64_t id = c->in_next++;
+            if (id <= c->in_max) {
+                hcp_msg_cleanup(&msg); /* a replayed duplicate */
+                return;
+            }
+            c->in_max = id;
+        }
     }
     switch (msg.type) {
     case HCP_MSG_PING:
@@ -1034,14 +1379,24 @@ static void feed(struct hcs_core *core, struct hcs_conn *c, const uint8_t *p, si
     size_t used = 0;
     while (!c->is_closing && used < n) {
         size_t rlen = 0;
-        int rc = hcp_json_record_next(p + used, n - used, core->limits.max_message_bytes, &rlen);
+        size_t roff = 0;
+        int rc;
+        if (c->state == ST_CONNECTED && c->protocol == HCP_PROTOCOL_MSGPACK)
+            rc = hcp_msgpack_record_next(p + used, n - used, core->limits.max_message_bytes,
+                                         &roff, &rlen);
+        else
+            rc = hcp_json_record_next(p + used, n - used, core->limits.max_message_bytes, &rlen);
         if (rc == HCP_ERR_INCOMPLETE)
             break;
+        if (rc == HCP_ERR_MALFORMED) {
+            conn_close_record(core, c, MSG_GENERIC_ERROR, true);
+            break;
+        }
         if (rc <= 0) {
             oversize(core, c);
             break;
         }
-        const char *rec = (const char *)p + used;
+        const char *rec = (const char *)p + used + roff;
         used += (size_t)rc;
         c->last_recv_ms = now_ms;
         if (c->state == ST_CONNECTED)
@@ -1183,6 +1538,13 @@ void hcs_core_tick(struct hcs_core *core, int64_t now_ms)
                 conn_dispose(core, c, NULL);
             continue;
         }
+        if (c->is_lost) {
+            /* A stateful WebSocket that dropped and did not come back in
+             * time: over, as usual (disconnected is dispatched once). */
+            if (now_ms - c->lost_ms >= l->reconnect_window_ms)
+                conn_dispose(core, c, NULL);
+            continue;
+        }
         if (!c->transport) {
             /* Inactive (long polling between polls): reclaim after the
              * disconnect window. */
@@ -1205,9 +1567,16 @@ void hcs_core_tick(struct hcs_core *core, int64_t now_ms)
             conn_close_record(core, c, MSG_CLIENT_TIMEOUT, true);
             continue;
         }
+        if (c->stateful && c->state == ST_CONNECTED && c->in_max > c->in_acked) {
+            /* About once a second when the client sent something new. */
+            struct hcs_frame *ack = frame_seq(core, c->protocol, HCP_MSG_ACK, c->in_max);
+            if (ack && q_push(core, c, ack) == 0)
+                c->in_acked = c->in_max;
+            frame_unref(ack);
+        }
         if ((c->kind == HCS_TRANSPORT_WEBSOCKETS || c->kind == HCS_TRANSPORT_SSE) && c->q_n == 0 &&
             now_ms - c->last_send_ms >= l->keepalive_ms)
-            (void)enqueue(core, c, core->f_ping, false);
+            (void)enqueue(core, c, core->f_ping[c->protocol], false);
     }
     hcs_map_remove_if(&core->hubs, expire_hub, drop_hub, &now_ms);
     flush_overflow(core);
@@ -1258,9 +1627,7 @@ int hcs_core_complete(struct hcs_core *core, const char *hub, const char *conn_i
     struct hcs_conn *c = live_conn(core, hub, conn_id);
     if (!c)
         return HCS_ERR_NOT_FOUND;
-    if (c->protocol != HCP_PROTOCOL_JSON)
-        return HCS_ERR_INVALID; /* MessagePack encoders are not there yet */
-    struct hcs_frame *f = frame_completion(core, invocation_id, result_json, error);
+    struct hcs_frame *f = frame_completion(core, c->protocol, invocation_id, result_json, error);
     if (!f)
         return HCS_ERR_NOMEM;
     int rc = enqueue(core, c, f, true);
@@ -1273,11 +1640,13 @@ int hcs_core_complete(struct hcs_core *core, const char *hub, const char *conn_i
 
 static void send_one(struct hcs_core *core, struct hcs_conn *c, struct hcs_message *m)
 {
-    if (!c->is_live || c->skip)
+    if (!c->is_live || c->skip || c->is_closing || c->in_overflow)
         return;
-    struct hcs_frame *f = m->frames[c->protocol];
+    struct hcs_frame *f = message_frame(core, m, c->protocol);
     if (f)
         (void)enqueue(core, c, f, true);
+    else
+        mark_overflow_for(core, c, DC_ENCODE); /* never drop silently */
 }
 
 /* Mark / unmark the excluded connections of h (O(excluded)). */
@@ -1511,25 +1880,34 @@ static int close_set(struct hcs_core *core, struct hcs_hub *h, const struct hcs_
         return HCS_OK;
     if (hcs_map_values(set, &v) != 0)
         return HCS_ERR_NOMEM;
-    struct hcs_frame *f;
-    if (reason && *reason) {
-        f = frame_close(core, reason, true); /* owned reference, NULL on OOM */
-    } else {
-        f = core->f_close_reconnect;
-        f->refs++;
-    }
+    /* One Close frame per protocol, built on first use. */
+    struct hcs_frame *f[HCP_PROTOCOL_COUNT] = {NULL};
+    bool nomem = false;
     mark_excluded(h, ex, true);
     for (size_t i = 0; i < n; i++) {
         struct hcs_conn *c = v[i];
-        if (c->is_live && !c->skip)
-            conn_close_with(core, c, f, reason);
+        if (!c->is_live || c->skip)
+            continue;
+        enum hcp_protocol p = c->protocol;
+        if (!f[p]) {
+            if (reason && *reason) {
+                f[p] = frame_close(core, p, reason, true); /* owned, NULL on OOM */
+                nomem |= f[p] == NULL;
+            } else {
+                f[p] = core->f_close_reconnect[p];
+                f[p]->refs++;
+            }
+        }
+        conn_close_with(core, c, f[p], reason);
     }
     /* Closed connections left the live set but stay in h->conns, so the
-     * marks can be cleared by id. */
+     * marks can be cleared by id. (Lost stateful ones were disposed, and
+     * mark_excluded looks excluded ids up again, so that is safe too.) */
     mark_excluded(h, ex, false);
-    frame_unref(f);
+    for (int p = 0; p < HCP_PROTOCOL_COUNT; p++)
+        frame_unref(f[p]);
     hcp_free(v);
-    return f ? HCS_OK : HCS_ERR_NOMEM;
+    return nomem ? HCS_ERR_NOMEM : HCS_OK;
 }
 
 int hcs_core_close_all(struct hcs_core *core, const char *hub, struct hcs_names excluded,

@@ -16,8 +16,17 @@
  *   edge when the transport is gone) or by the core itself for connections
  *   that have no transport attached. Never inside a sink callback.
  *
- * Wire rules: signalr-protocol.md (handshake section 3, JSON section 5, close
- * section 8, keep-alive section 10) and azure-signalr-service.md section 4.
+ * - Hub protocols: JSON and MessagePack. A connection's protocol is fixed by
+ *   its handshake; every frame queued for it is in that protocol (the edge
+ *   asks hcs_conn_protocol() to pick text or binary WebSocket frames).
+ * - Stateful reconnect: trackable messages to a stateful connection are also
+ *   referenced from a bounded replay buffer until the client acknowledges
+ *   them; an unclean WebSocket drop keeps the connection (live: groups,
+ *   user, existence) for reconnect_window_ms, and a new WebSocket resumes it.
+ *
+ * Wire rules: signalr-protocol.md (handshake section 3, JSON section 5,
+ * MessagePack section 6, close section 8, stateful reconnect section 9,
+ * keep-alive section 10) and azure-signalr-service.md section 4.
  */
 #ifndef HCS_CORE_H
 #define HCS_CORE_H
@@ -66,11 +75,14 @@ struct hcs_core_limits {
     int64_t negotiate_timeout_ms; /* negotiated but never attached connections expire */
     size_t headroom;              /* bytes reserved before every output span (LWS_PRE) */
     size_t max_write_bytes;       /* coalesce queued frames into writes up to this size */
+    size_t stateful_buffer_bytes; /* unacknowledged bytes kept per stateful connection */
+    int64_t reconnect_window_ms;  /* a dropped stateful connection waits this long */
 };
 
 /* Fill with the defaults: 1 MiB messages, 1 MiB queues, 100000 connections,
  * 15 s handshake, 15 s keep-alive, 30 s client timeout, 30 s negotiate expiry,
- * headroom 0, 64 KiB writes. */
+ * headroom 0, 64 KiB writes, 100000-byte replay buffers, 15 s reconnect
+ * window. */
 void hcs_core_limits_default(struct hcs_core_limits *l);
 
 struct hcs_core;
@@ -106,10 +118,16 @@ struct hcs_dispatch_ops {
     void (*connected)(void *user, const struct hcs_conn_info *c);
     void (*disconnected)(void *user, const struct hcs_conn_info *c, const char *error);
     /*
-     * A client Invocation (type 1). `raw` is the record as received (without
-     * 0x1E). Return 0 when accepted: if msg->invocation_id is set the
-     * implementation later calls hcs_core_complete*() exactly once. Return <0
-     * to have the core complete it at once with a "no handler" error.
+     * A client Invocation (type 1). `raw` is the record as received, in the
+     * client's protocol (c->protocol) and unframed: for JSON the object
+     * without its 0x1E, for MessagePack the array without its VarInt length
+     * prefix (binary: use raw_len, not strlen). msg's fields are the same for
+     * both protocols (MessagePack arguments converted to cJSON, see
+     * hcp/msgpack.h). Return 0 when accepted: if msg->invocation_id is set
+     * the implementation later calls hcs_core_complete*() exactly once.
+     * Return <0 to have the core complete it at once with a "no handler"
+     * error. With stateful reconnect a replayed duplicate is never
+     * dispatched twice.
      */
     int (*invocation)(void *user, const struct hcs_conn_info *c, const struct hcp_msg *msg,
                       const char *raw, size_t raw_len);
@@ -134,6 +152,8 @@ struct hcs_conn_params {
     unsigned transports;   /* allowed HCS_TRANSPORT_* mask */
     int64_t close_at_ms;   /* close (allowReconnect) once now_ms passes this; 0 = never.
                               From the asrs.s.aeo + asrs.s.coae token claims. */
+    bool stateful_reconnect; /* negotiate answered "useStatefulReconnect":true: a
+                                version-2 handshake on WebSockets turns it on */
 };
 
 /*
@@ -159,6 +179,16 @@ bool hcs_conn_is_closing(const struct hcs_conn *c);
 /* The error text the connection was closed with (server- or client-side), or
  * NULL: for the edge's log line. */
 const char *hcs_conn_close_reason(const struct hcs_conn *c);
+/* The hub protocol from the handshake (JSON until then). MessagePack
+ * connections get binary WebSocket frames, the handshake answer included. */
+enum hcp_protocol hcs_conn_protocol(const struct hcs_conn *c);
+/* Stateful reconnect is on for this connection. */
+bool hcs_conn_is_stateful(const struct hcs_conn *c);
+/* The transport dropped uncleanly and the connection waits for a resume. */
+bool hcs_conn_is_lost(const struct hcs_conn *c);
+/* A new WebSocket for this token resumes the connection (stateful, past
+ * its handshake, not closing), whether or not the old socket is gone. */
+bool hcs_conn_can_resume(const struct hcs_conn *c);
 
 /*
  * Bind a transport. Returns HCS_ERR_BUSY when one is already attached (409),
@@ -181,8 +211,10 @@ void hcs_core_conn_release(struct hcs_core *core, struct hcs_conn *c, int64_t no
 
 /*
  * Bytes received from the client (any fragmentation: records may be split or
- * batched arbitrarily). Handles the handshake, Ping, Close, Invocation
- * (dispatched), and ignores unknown types, Ack, Sequence, Completion and
+ * batched arbitrarily; 0x1E-terminated JSON, or VarInt-prefixed MessagePack
+ * after a MessagePack handshake). Handles the handshake, Ping, Close,
+ * Invocation (dispatched), Ack and Sequence (stateful reconnect: numbering,
+ * de-duplication of replays), and ignores unknown types, Completion and
  * CancelInvocation. On a protocol error (bad handshake, malformed record,
  * record over max_message_bytes) the core queues the proper answer (handshake
  * error, or Close with an error and allowReconnect) and returns
@@ -209,6 +241,28 @@ enum hcs_output hcs_core_conn_output(struct hcs_core *core, struct hcs_conn *c, 
                                      size_t *out_len, int64_t now_ms);
 /* The span returned by the last hcs_core_conn_output() was written. */
 void hcs_core_conn_output_done(struct hcs_core *core, struct hcs_conn *c);
+
+/*
+ * The WebSocket ended without a Close frame (signalr-protocol.md section 9.5).
+ * A connection that can resume is kept, live, for reconnect_window_ms:
+ * messages sent to it meanwhile go to its replay buffer; returns true and c
+ * stays valid. Otherwise it is disposed as by hcs_core_conn_detach() and
+ * false is returned (c invalid). After the window the core disposes it
+ * (hcs_core_tick), dispatching `disconnected` once.
+ */
+bool hcs_core_conn_drop(struct hcs_core *core, struct hcs_conn *c, int64_t now_ms);
+
+/*
+ * A new WebSocket for a connection that hcs_conn_can_resume(): binds
+ * `transport` in place of the old one (whose handle, or NULL, goes to
+ * *out_old: the edge must stop using it for this connection and close it),
+ * discards whatever was queued for the old socket, and queues Sequence
+ * (the oldest unacknowledged id) followed by every unacknowledged message in
+ * order. No handshake follows. HCS_ERR_TRANSPORT when the connection cannot
+ * resume, HCS_ERR_CLOSED when it is closing, HCS_ERR_NOMEM.
+ */
+int hcs_core_conn_resume(struct hcs_core *core, struct hcs_conn *c, void *transport,
+                         int64_t now_ms, void **out_old);
 
 /*
  * The transport is gone: the connection is removed from its hub, groups and
@@ -238,24 +292,44 @@ void hcs_core_shutdown(struct hcs_core *core);
 size_t hcs_core_conn_count(const struct hcs_core *core);
 
 /* Complete a client invocation (for dispatch implementations). `record` is a
- * complete framed hub record in the connection's protocol; it is copied.
+ * complete framed hub record in the connection's protocol (JSON with 0x1E,
+ * MessagePack with its VarInt prefix); it is copied.
  * HCS_ERR_NOT_FOUND if the connection is gone. */
 int hcs_core_complete_raw(struct hcs_core *core, const char *hub, const char *conn_id,
                           const uint8_t *record, size_t len);
-/* Complete with an error text (or result_json, or neither = void). */
+/* Complete with an error text (or result_json, or neither = void), encoded
+ * in the connection's protocol (result_json converted for MessagePack;
+ * HCS_ERR_NOMEM also when it is not valid JSON). */
 int hcs_core_complete(struct hcs_core *core, const char *hub, const char *conn_id,
                       const char *invocation_id, const char *result_json, const char *error);
 
 /* ---- Messages for many connections ---- */
 
 /*
- * A message encoded once per wire format. Created from a complete JSON record
- * (incl. 0x1E), copied into a frame with `headroom` bytes in front.
- * Refcounted: every queue holds a reference.
+ * A message encoded once per wire format: one frame per hub protocol, each
+ * copied once with `headroom` bytes in front and shared by reference by
+ * every target queue. A protocol's frame missing at creation is converted
+ * from the other one when the first target speaking it is reached (so a
+ * broadcast to JSON clients only never encodes MessagePack). Only
+ * Invocation records convert. Not refcounted itself: free with
+ * hcs_message_unref() after the sends; queued frames stay alive.
+ *
+ * hcs_message_new_json: a complete JSON record incl. 0x1E.
+ * hcs_message_new_msgpack: a complete framed MessagePack record (VarInt
+ * prefix + array).
+ * hcs_message_new_multi: either or both (the multi-protocol REST body).
+ * NULL on allocation failure (or when both are NULL).
  */
 struct hcs_message;
 struct hcs_message *hcs_message_new_json(struct hcs_core *core, const uint8_t *record,
                                          size_t len);
+struct hcs_message *hcs_message_new_msgpack(struct hcs_core *core, const uint8_t *record,
+                                            size_t len);
+struct hcs_message *hcs_message_new_multi(struct hcs_core *core, const uint8_t *json,
+                                          size_t json_len, const uint8_t *msgpack,
+                                          size_t msgpack_len);
+/* Whether the frame for protocol p exists (was given or has been encoded). */
+bool hcs_message_has_frame(const struct hcs_message *m, enum hcp_protocol p);
 void hcs_message_unref(struct hcs_message *m);
 
 /* ---- Hub operations (REST-facing). `hub` any case; names case-sensitive. ---- */

@@ -95,19 +95,25 @@ static bool parse_nonneg(const char *s, int64_t *out)
     return true;
 }
 
-/* Media type of the send body: JSON (or absent) is accepted. */
-static bool content_type_json(const char *ct)
+enum body_kind { BODY_OTHER, BODY_JSON, BODY_MULTI };
+
+/* Media type of the send body: JSON (or absent), or the multi-protocol
+ * MessagePack map (application/octet-stream, application/x-msgpack). */
+static enum body_kind content_type_kind(const char *ct)
 {
     if (!ct)
-        return true;
+        return BODY_JSON;
     while (*ct == ' ' || *ct == '\t')
         ct++;
     size_t n = strcspn(ct, ";");
     while (n && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
         n--;
-    if (n == 0)
-        return true;
-    return hcp_strn_ieq(ct, n, "application/json") || hcp_strn_ieq(ct, n, "text/json");
+    if (n == 0 || hcp_strn_ieq(ct, n, "application/json") || hcp_strn_ieq(ct, n, "text/json"))
+        return BODY_JSON;
+    if (hcp_strn_ieq(ct, n, "application/octet-stream") ||
+        hcp_strn_ieq(ct, n, "application/x-msgpack"))
+        return BODY_MULTI;
+    return BODY_OTHER;
 }
 
 struct ctx {
@@ -169,18 +175,60 @@ static int collect_excluded(struct ctx *x)
     return 1;
 }
 
+/*
+ * The multi-protocol body (azure-signalr-service.md section 4.1): each
+ * client gets the bytes for its protocol verbatim; a missing protocol is
+ * converted from the other one when a client needs it.
+ */
+static struct hcs_message *multi_message(struct ctx *x, int *out_rc)
+{
+    const struct hcs_rest_request *req = x->req;
+    struct hcp_rest_multi mb;
+    const char *reason = NULL;
+    int rc = hcp_rest_multi_decode(req->body, req->body_len, &mb, &reason);
+    if (rc == HCP_ERR_NOMEM) {
+        *out_rc = fail_nomem(x->resp);
+        return NULL;
+    }
+    if (rc != 0) {
+        char msg[256];
+        snprintf(msg, sizeof(msg), "Invalid payload: %s.", reason ? reason : "malformed body");
+        *out_rc = fail(x->resp, 400, HCP_REST_E_REQUEST_INVALID, msg);
+        return NULL;
+    }
+    struct hcs_message *m = hcs_message_new_multi(
+        x->core, (const uint8_t *)mb.json.ptr, mb.json.len, (const uint8_t *)mb.msgpack.ptr,
+        mb.msgpack.len);
+    if (!m)
+        *out_rc = fail_nomem(x->resp);
+    return m;
+}
+
+static int send_message(struct ctx *x, struct hcs_message *m);
+
 static int do_send(struct ctx *x)
 {
     const struct hcs_rest_request *req = x->req;
-    if (!content_type_json(req->content_type))
+    enum body_kind kind = content_type_kind(req->content_type);
+    if (kind == BODY_OTHER)
         return fail(x->resp, 400, HCP_REST_E_REQUEST_INVALID,
-                    "Unsupported content type: the body must be application/json.");
+                    "Unsupported content type: the body must be application/json (or "
+                    "application/octet-stream / application/x-msgpack for the "
+                    "multi-protocol MessagePack body).");
     if (!req->body || req->body_len == 0)
         return fail(x->resp, 400, HCP_REST_E_REQUEST_INVALID,
                     "The request body is empty: expected {\"target\":...,\"arguments\":[...]}.");
+    int rc;
+    struct hcs_message *m;
+    if (kind == BODY_MULTI) {
+        rc = 0;
+        if (!(m = multi_message(x, &rc)))
+            return rc;
+        return send_message(x, m);
+    }
     struct hcp_rest_payload p;
     const char *reason = NULL;
-    int rc = hcp_rest_payload_decode((const char *)req->body, req->body_len, &p, &reason);
+    rc = hcp_rest_payload_decode((const char *)req->body, req->body_len, &p, &reason);
     if (rc == HCP_ERR_NOMEM)
         return fail_nomem(x->resp);
     if (rc != 0) {
@@ -193,10 +241,17 @@ static int do_send(struct ctx *x)
     hcp_buf_init(&b, 0);
     rc = hcp_rest_payload_encode_json(&b, &p);
     hcp_rest_payload_cleanup(&p);
-    struct hcs_message *m = rc == 0 ? hcs_message_new_json(x->core, b.data, b.len) : NULL;
+    m = rc == 0 ? hcs_message_new_json(x->core, b.data, b.len) : NULL;
     hcp_buf_cleanup(&b);
     if (!m)
         return fail_nomem(x->resp);
+    return send_message(x, m);
+}
+
+/* Route m to the targets and release it. */
+static int send_message(struct ctx *x, struct hcs_message *m)
+{
+    int rc;
     switch (x->t.route) {
     case HCP_REST_BROADCAST:
         rc = hcs_core_send_all(x->core, x->hub, m, excluded(x));

@@ -45,7 +45,7 @@ static const struct option_row OPTIONS[] = {
      "list). Tokens signed with any key are accepted; the first is printed."},
     {"config", 'c', "HUBCAST_CONFIG", T_STR, OFF(config_path), SZ(config_path), "", 0, 0,
      "Upstream settings.json (file or directory holding it); default ./settings.json when "
-     "present."},
+     "present. Reloaded when the file changes."},
     {"public-url", 0, "HUBCAST_PUBLIC_URL", T_STR, OFF(public_url), SZ(public_url), "", 0, 0,
      "Base URL to advertise in the printed connection string (for containers/proxies)."},
     {"cors-origins", 0, "HUBCAST_CORS_ORIGINS", T_STR, OFF(cors_origins), SZ(cors_origins), "*",
@@ -82,6 +82,28 @@ static const struct option_row OPTIONS[] = {
      "Reject expired or not-yet-valid tokens (the official emulator does not)."},
     {"strict-audience", 0, "HUBCAST_STRICT_AUDIENCE", T_BOOL, OFF(strict_audience), 0, "false", 0,
      0, "Require token audiences in the right path family (/client/ or /api/)."},
+    {"stateful-reconnect", 0, "HUBCAST_STATEFUL_RECONNECT", T_BOOL, OFF(stateful_reconnect), 0,
+     "true", 0, 0, "Offer stateful reconnect to clients that ask for it (negotiate "
+     "useStatefulReconnect=true): a dropped WebSocket resumes without losing messages."},
+    {"stateful-buffer-bytes", 0, "HUBCAST_STATEFUL_BUFFER_BYTES", T_SIZE,
+     OFF(stateful_buffer_bytes), 0, "100000", 1024, 1LL << 30,
+     "Unacknowledged message bytes kept per stateful connection; beyond it the connection is "
+     "closed with a reason."},
+    {"reconnect-window", 0, "HUBCAST_RECONNECT_WINDOW", T_SECONDS, OFF(reconnect_window_s), 0,
+     "15", 1, 3600, "Seconds a stateful connection whose WebSocket dropped waits for the client "
+     "to reconnect."},
+    {"upstream-timeout", 0, "HUBCAST_UPSTREAM_TIMEOUT", T_SECONDS, OFF(upstream_timeout_s), 0,
+     "100", 1, 3600, "Seconds one upstream webhook request may take before it fails (an "
+     "invocation then completes with an error)."},
+    {"upstream-concurrency", 0, "HUBCAST_UPSTREAM_CONCURRENCY", T_SIZE, OFF(upstream_concurrency),
+     0, "64", 1, 4096, "Upstream requests in flight at once (each connection's events are "
+     "always sent one after another)."},
+    {"upstream-queue-bytes", 0, "HUBCAST_UPSTREAM_QUEUE_BYTES", T_SIZE, OFF(upstream_queue_bytes),
+     0, "4194304", 4096, 1LL << 32, "Client messages waiting for the upstream, in bytes per "
+     "connection; beyond it an invocation fails at once."},
+    {"upstream-total-bytes", 0, "HUBCAST_UPSTREAM_TOTAL_BYTES", T_SIZE, OFF(upstream_total_bytes),
+     0, "67108864", 4096, 1LL << 36, "Client messages waiting for the upstream, in bytes for "
+     "all connections together; beyond it an invocation fails at once."},
     {"log-level", 0, "HUBCAST_LOG_LEVEL", T_LOGLEVEL, OFF(log_level), 0, "notice", 0, 4,
      "err, warn, notice, info or debug."},
 };
@@ -278,12 +300,14 @@ static const struct option_row *find_short(char c)
 void hcs_config_print_help(FILE *out, const char *prog)
 {
     fprintf(out,
-            "Usage: %s [start] [options]\n\n"
+            "Usage: %s [start] [options]\n"
+            "       %s upstream init [-o DIR] [--force]   write a default settings.json\n"
+            "       %s upstream list [-c FILE|DIR]        print the upstream rules\n\n"
             "hubcast-service: a local, protocol-compatible Azure SignalR Service (serverless).\n"
             "On start it prints its connection string, e.g.\n"
             "  Endpoint=http://localhost;Port=8888;AccessKey=...;Version=1.0;\n\n"
             "Options (each also settable through the environment variable shown):\n",
-            prog);
+            prog, prog, prog);
     for (size_t i = 0; i < N_OPTIONS; i++) {
         const struct option_row *o = &OPTIONS[i];
         char flag[64];

@@ -38,6 +38,15 @@ struct hcs_config {
     bool check_token_lifetime;
     bool strict_audience;
     int log_level; /* 0 err .. 4 debug */
+    /* Stateful reconnect (signalr-protocol.md section 9). */
+    bool stateful_reconnect;      /* answer useStatefulReconnect=true at negotiate */
+    size_t stateful_buffer_bytes; /* unacknowledged bytes kept per connection */
+    int64_t reconnect_window_s;   /* a dropped stateful WebSocket may resume this long */
+    /* Upstream webhooks (upstream.c). */
+    int64_t upstream_timeout_s;   /* one upstream request, connect to last byte */
+    size_t upstream_concurrency;  /* upstream requests in flight at once */
+    size_t upstream_queue_bytes;  /* pending message bytes per connection */
+    size_t upstream_total_bytes;  /* pending message bytes for all connections */
 };
 
 enum hcs_config_result {

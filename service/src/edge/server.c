@@ -93,6 +93,9 @@ struct pss {
     /* Close the HTTP connection after this response: lws 4.1 cannot find the
      * end of a chunked or length-less request body, so keep-alive is unsafe. */
     bool close_after;
+    /* WebSocket: the peer sent a Close frame (a clean end); without one a
+     * stateful connection waits for a resume (signalr-protocol.md 9.5). */
+    bool peer_closed;
 };
 
 static volatile sig_atomic_t g_stop;
@@ -317,6 +320,7 @@ struct resp_opts {
     bool preflight;
     const char *allow_headers; /* preflight: echoed Access-Control-Request-Headers */
     bool no_cache;
+    bool expires; /* with no_cache: also an Expires date in the past (long polls) */
 };
 
 static const char *cors_origin_for(const struct server *srv, const struct http_req *r)
@@ -361,7 +365,7 @@ static int respond(struct lws *wsi, struct pss *pss, int status, const char *cty
     bool head = pss->req && pss->req->method == HCP_METHOD_HEAD;
     if (head)
         len = 0;
-    if (lws_add_http_common_headers(wsi, (unsigned)status, len ? ctype : NULL, len, &p, end))
+    if (lws_add_http_common_headers(wsi, (unsigned)status, ctype, len, &p, end))
         return -1;
     if (o && o->error_code && add_hdr(wsi, "x-ms-error-code:", o->error_code, &p, end))
         return -1;
@@ -385,18 +389,24 @@ static int respond(struct lws *wsi, struct pss *pss, int status, const char *cty
     }
     if (o && o->no_cache &&
         (add_hdr(wsi, "cache-control:", "no-cache, no-store", &p, end) ||
-         add_hdr(wsi, "pragma:", "no-cache", &p, end)))
+         add_hdr(wsi, "pragma:", "no-cache", &p, end) ||
+         (o->expires && add_hdr(wsi, "expires:", "Thu, 01 Jan 1970 00:00:00 GMT", &p, end))))
         return -1;
     if (pss->close_after && add_hdr(wsi, "connection:", "close", &p, end))
         return -1;
     if (lws_finalize_write_http_header(wsi, start, &p, end))
         return -1;
     if (len) {
+        /* The body follows at once: lws keeps whatever the socket does not
+         * take (and transaction_completed waits for it). Deferring it to a
+         * WRITEABLE callback stalls lws 4.1 on pipelined POSTs. */
         hcp_buf_reset(&pss->resp);
         if (hcp_buf_append_zeros(&pss->resp, LWS_PRE) || hcp_buf_append(&pss->resp, body, len))
             return -1;
-        lws_callback_on_writable(wsi);
-        return 0;
+        int w = lws_write(wsi, pss->resp.data + LWS_PRE, len, LWS_WRITE_HTTP_FINAL);
+        hcp_buf_cleanup(&pss->resp);
+        if (w < 0)
+            return -1;
     }
     req_free(pss->req);
     pss->req = NULL;
@@ -506,6 +516,11 @@ static int negotiate(struct server *srv, struct lws *wsi, struct pss *pss, struc
         return respond_error(wsi, pss, 500, "Error.Internal", "Internal error.", &o);
     }
     unsigned transports = srv->cfg->transports & who.transports;
+    /* Only when asked and enabled: the JS client fails on an unasked
+     * "useStatefulReconnect":true (signalr-protocol.md section 2.3). */
+    const char *want_sr = req_param(r, "useStatefulReconnect", NULL);
+    bool stateful = srv->cfg->stateful_reconnect && want_sr && !strcasecmp(want_sr, "true") &&
+                    (transports & HCS_TRANSPORT_WEBSOCKETS);
     struct hcs_conn_params cp = {
         .hub = hub,
         .id = id,
@@ -515,6 +530,7 @@ static int negotiate(struct server *srv, struct lws *wsi, struct pss *pss, struc
         .query = hcp_buf_cstr(&query),
         .transports = transports,
         .close_at_ms = close_at_from_claims(who.claims),
+        .stateful_reconnect = stateful,
     };
     who.claims = NULL; /* adopted by the core */
     struct hcs_conn *conn = NULL;
@@ -535,7 +551,7 @@ static int negotiate(struct server *srv, struct lws *wsi, struct pss *pss, struc
         .connection_id = id,
         .connection_token = token,
         .transports = transports,
-        .stateful_reconnect = false,
+        .stateful_reconnect = stateful,
     };
     struct hcp_buf b;
     hcp_buf_init(&b, 0);
@@ -619,8 +635,9 @@ static int sse_start(struct server *srv, struct lws *wsi, struct pss *pss, struc
         hcs_core_conn_detach(srv->core, c, "cannot write SSE headers");
         return -1;
     }
-    /* An SSE stream never times out in lws; liveness is the core's pings. */
-    lws_http_mark_sse(wsi);
+    /* An SSE stream must not hit lws's HTTP timeouts; liveness is the core's
+     * pings. (lws_http_mark_sse() is for h2 streams and logs an error on h1.) */
+    lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
     pss->kind = PK_SSE;
     pss->conn = c;
     pss->sse_hello = true;
@@ -681,7 +698,15 @@ static int sse_writeable(struct server *srv, struct lws *wsi, struct pss *pss)
 static const struct resp_opts *poll_opts(struct resp_opts *o)
 {
     o->no_cache = true;
+    o->expires = true;
     return o;
+}
+
+static void log_poll_end(struct hcs_conn *c)
+{
+    const char *why = hcs_conn_close_reason(c);
+    hcs_log(HCS_LOG_INFO, "poll", "hub=%s conn=%s disconnected reason=\"%s\"", hcs_conn_hub(c),
+            hcs_conn_id(c), why ? why : "-");
 }
 
 /* Long polling: GET without upgrade or SSE Accept (section 4.4). */
@@ -698,6 +723,7 @@ static int poll_start(struct server *srv, struct lws *wsi, struct pss *pss, stru
     int err = hcs_core_conn_attach(srv->core, c, HCS_TRANSPORT_LONGPOLLING, wsi, now_ms());
     if (err == HCS_ERR_CLOSED) {
         /* Closed and everything delivered: 204 ends the client's loop. */
+        log_poll_end(c);
         hcs_core_conn_detach(srv->core, c, NULL);
         return respond(wsi, pss, 204, NULL, NULL, 0, poll_opts(o));
     }
@@ -756,13 +782,21 @@ static int poll_writeable(struct server *srv, struct lws *wsi, struct pss *pss)
     pss->kind = PK_HTTP;
     lws_set_timer_usecs(wsi, LWS_SET_TIMER_USEC_CANCEL);
     if (b->len == 0) {
-        /* Closing with nothing left to deliver. */
+        /* Closing with nothing left to deliver (e.g. the client's own Close
+         * record arrived by POST while this poll was held). */
+        log_poll_end(c);
         hcs_core_conn_detach(srv->core, c, NULL);
         return respond(wsi, pss, 204, NULL, NULL, 0, &o);
     }
     /* Delivered: the connection waits for the next poll. If it is closing,
-     * that poll gets 204 (or the reclaim timer disposes of it). */
-    hcs_core_conn_release(srv->core, c, now_ms());
+     * that poll gets 204 (or the reclaim timer disposes of it) — except
+     * during shutdown, which must not wait for clients to poll again. */
+    if (st == HCS_OUTPUT_CLOSE && srv->shutting_down) {
+        log_poll_end(c);
+        hcs_core_conn_detach(srv->core, c, NULL);
+    } else {
+        hcs_core_conn_release(srv->core, c, now_ms());
+    }
     return respond(wsi, pss, 200, "application/octet-stream", b->data, b->len, &o);
 }
 
@@ -968,6 +1002,31 @@ static bool header_contains(struct lws *wsi, enum lws_token_indexes t, const cha
     return strstr(v, needle) != NULL;
 }
 
+/*
+ * True if lws may already hold bytes read past this request's headers (a
+ * pipelined request), so it must not be given a request body to read.
+ *
+ * lws 4.1.6 (lib/roles/http/server/server.c, end of lws_http_action) reads
+ * a body by running the wsi's buflist through lws_read_h1 before returning.
+ * When these headers were themselves parsed from that buflist (every
+ * request after the first of a pipelined batch), the buflist still starts
+ * with the headers: they go to us as the body, and once the transaction is
+ * completed (LRS_DEFERRING_ACTION) lws_read_h1 consumes nothing and the
+ * loop spins forever with the service thread stuck. Closing from inside that
+ * loop is no way out either (the outer lws_read_h1 then uses the freed wsi).
+ *
+ * There is no public per-wsi view of the buflist, but
+ * lws_service_adjust_timeout() answers 0 while any wsi of the thread has
+ * buffered input it can process now; during LWS_CALLBACK_HTTP this wsi is
+ * neither flow-controlled nor deferring, so buffered input of ours always
+ * shows. Buffered input of another connection shows too: then we cannot
+ * tell and assume the worst (the cost is one closed connection).
+ */
+static bool rx_pipelined(struct lws *wsi)
+{
+    return lws_service_adjust_timeout(lws_get_context(wsi), 1, lws_get_tsi(wsi)) == 0;
+}
+
 static int on_http(struct server *srv, struct lws *wsi, struct pss *pss)
 {
     req_free(pss->req);
@@ -985,6 +1044,13 @@ static int on_http(struct server *srv, struct lws *wsi, struct pss *pss)
     bool body_method = r->method == HCP_METHOD_POST || r->method == HCP_METHOD_PUT ||
                        r->method == HCP_METHOD_PATCH;
     r->chunked = header_contains(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING, "chunked");
+    if ((r->chunked || r->content_length > 0) && rx_pipelined(wsi))
+        /* A pipelined request with a body (see rx_pipelined): lws cannot
+         * deliver it. Leave it unanswered and close once the earlier
+         * responses are flushed, which tells the client to retry it on a
+         * new connection (RFC 9112 section 9.3.2). Not even a 413: the
+         * unread body would make the close a reset that can lose it. */
+        return -1;
     if (r->chunked) {
         /* lws 4.1 passes chunked bodies through undecoded and never sees
          * their end: decode here, answer on the last chunk, then close. */
@@ -1156,11 +1222,34 @@ static int ws_upgrade(struct server *srv, struct lws *wsi, struct pss *pss, bool
             rc = establish ? -1 : reject_upgrade(wsi, status, text, false);
             goto out;
         }
-        if (hcs_conn_transport_handle(c)) {
+        bool resume = hcs_conn_can_resume(c);
+        if (hcs_conn_transport_handle(c) && !resume) {
             rc = establish ? -1 : reject_upgrade(wsi, 409, NULL, false);
             goto out;
         }
         if (!establish) {
+            rc = 0;
+            goto out;
+        }
+        if (resume) {
+            /* Stateful reconnect: same token, no handshake; the core sends
+             * Sequence and replays. A still-open old socket is replaced. */
+            void *old = NULL;
+            int err = hcs_core_conn_resume(srv->core, c, wsi, now_ms(), &old);
+            if (err) {
+                hcs_log(HCS_LOG_INFO, "ws", "conn=%s resume refused: %s", hcs_conn_id(c),
+                        hcs_strerror(err));
+                goto out;
+            }
+            if (old) {
+                struct pss *op = lws_wsi_user(old);
+                if (op)
+                    op->conn = NULL;
+                lws_set_timeout(old, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+            }
+            pss->conn = c;
+            hcs_log(HCS_LOG_INFO, "ws", "hub=%s conn=%s resumed replaced=%s", hcs_conn_hub(c),
+                    hcs_conn_id(c), old ? "yes" : "no");
             rc = 0;
             goto out;
         }
@@ -1191,7 +1280,12 @@ static int on_ws_writeable(struct server *srv, struct lws *wsi, struct pss *pss)
     case HCS_OUTPUT_NONE:
         return 0;
     case HCS_OUTPUT_DATA: {
-        int n = lws_write(wsi, out, len, LWS_WRITE_TEXT);
+        /* JSON in text frames, MessagePack (handshake answer included) in
+         * binary frames (signalr-protocol.md sections 3, 4.2). */
+        enum lws_write_protocol op = hcs_conn_protocol(pss->conn) == HCP_PROTOCOL_MSGPACK
+                                         ? LWS_WRITE_BINARY
+                                         : LWS_WRITE_TEXT;
+        int n = lws_write(wsi, out, len, op);
         /* output_done asks the sink for another WRITEABLE if more is queued. */
         hcs_core_conn_output_done(srv->core, pss->conn);
         if (n < (int)len)
@@ -1283,13 +1377,26 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return on_ws_writeable(srv, wsi, pss);
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        pss->peer_closed = true;
+        return 0;
     case LWS_CALLBACK_CLOSED:
         if (pss->conn) {
-            const char *why = hcs_conn_close_reason(pss->conn);
-            hcs_log(HCS_LOG_INFO, "ws", "hub=%s conn=%s disconnected reason=\"%s\"",
-                    hcs_conn_hub(pss->conn), hcs_conn_id(pss->conn), why ? why : "-");
-            hcs_core_conn_detach(srv->core, pss->conn, NULL);
+            struct hcs_conn *c = pss->conn;
             pss->conn = NULL;
+            if (!pss->peer_closed && hcs_conn_can_resume(c)) {
+                /* An unclean drop of a stateful connection: kept for the
+                 * reconnect window. */
+                hcs_log(HCS_LOG_INFO, "ws", "hub=%s conn=%s dropped, waiting %llds for a resume",
+                        hcs_conn_hub(c), hcs_conn_id(c),
+                        (long long)srv->cfg->reconnect_window_s);
+                (void)hcs_core_conn_drop(srv->core, c, now_ms());
+            } else {
+                const char *why = hcs_conn_close_reason(c);
+                hcs_log(HCS_LOG_INFO, "ws", "hub=%s conn=%s disconnected reason=\"%s\"",
+                        hcs_conn_hub(c), hcs_conn_id(c), why ? why : "-");
+                hcs_core_conn_detach(srv->core, c, NULL);
+            }
         }
         req_free(pss->req);
         pss->req = NULL;
@@ -1399,6 +1506,8 @@ int hcs_server_run(const struct hcs_config *cfg, FILE *out)
     lim.keepalive_ms = cfg->keepalive_s * 1000;
     lim.client_timeout_ms = cfg->client_timeout_s * 1000;
     lim.negotiate_timeout_ms = cfg->negotiate_timeout_s * 1000;
+    lim.stateful_buffer_bytes = cfg->stateful_buffer_bytes;
+    lim.reconnect_window_ms = cfg->reconnect_window_s * 1000;
     lim.headroom = LWS_PRE;
     struct hcs_sink_ops sink = {.want_write = sink_want_write};
     hcp_buf_init(&srv.scratch, 0);
@@ -1536,8 +1645,11 @@ int hcs_server_run(const struct hcs_config *cfg, FILE *out)
     hcs_log(HCS_LOG_NOTICE, "server", "stopped");
     lws_sul_cancel(&srv.sul);
     g_ctx = NULL;
-    lws_context_destroy(srv.ctx);
+    /* The upstream worker may call wake() (lws_cancel_service) until it is
+     * stopped: stop it while the context still exists. It unhooks itself from
+     * the core, so the closes during the destroy dispatch nothing. */
     hcs_upstream_free(srv.upstream);
+    lws_context_destroy(srv.ctx);
     hcs_core_free(srv.core);
     hcp_buf_cleanup(&srv.scratch);
     (void)n_ok;

@@ -108,5 +108,9 @@ HCP_NODISCARD int hcp_json_encode_close(struct hcp_buf *b, const char *error,
                                         bool allow_reconnect);
 /* {"type":6} */
 HCP_NODISCARD int hcp_json_encode_ping(struct hcp_buf *b);
+/* {"type":8,"sequenceId":N} / {"type":9,"sequenceId":N} (stateful reconnect,
+ * signalr-protocol.md section 9). */
+HCP_NODISCARD int hcp_json_encode_ack(struct hcp_buf *b, uint64_t sequence_id);
+HCP_NODISCARD int hcp_json_encode_sequence(struct hcp_buf *b, uint64_t sequence_id);
 
 #endif

@@ -6,7 +6,24 @@
  *   hc_client_new(url) makes a client for one hub URL; typed setters
  *   configure it while it is disconnected; hc_client_start() connects
  *   (negotiate, following redirects, then WebSockets with fallback to
- *   Server-Sent Events and long polling, then the JSON hub handshake).
+ *   Server-Sent Events and long polling, then the hub handshake).
+ *
+ * Hub protocols
+ *   JSON (default) or MessagePack (hc_client_set_protocol()). The API is the
+ *   same either way: arguments, results and stream items are JSON text in
+ *   and out; with MessagePack the library converts (JSON integers stay exact
+ *   on the way out; MessagePack binaries arrive as base64 strings,
+ *   timestamps as ISO-8601 strings, integers beyond 2^53 as doubles).
+ *
+ * Stateful reconnect
+ *   With hc_client_set_stateful_reconnect(c, true) the client asks for it at
+ *   negotiate; when the server agrees and WebSockets is used, a WebSocket
+ *   that drops without a Close frame is reopened at once under the same
+ *   connection (same connection id, no negotiate, no handshake), messages
+ *   lost in flight are replayed both ways and duplicates are dropped. The
+ *   state stays Connected throughout and pending invocations stay pending.
+ *   If that one resume attempt fails, the connection is lost and ordinary
+ *   automatic reconnect (if configured) takes over.
  *   Nothing happens on the wire unless the client is driven: either call
  *   hc_client_service() from your own loop, or hc_client_start_thread().
  *
@@ -60,14 +77,14 @@ extern "C" {
 
 /* API version. Minor releases only add; a major release may break. */
 #define HC_VERSION_MAJOR 1
-#define HC_VERSION_MINOR 0
+#define HC_VERSION_MINOR 1
 #define HC_VERSION_PATCH 0
 #define HC_VERSION_NUM(maj, min, pat) (((maj) << 16) | ((min) << 8) | (pat))
 #define HC_VERSION HC_VERSION_NUM(HC_VERSION_MAJOR, HC_VERSION_MINOR, HC_VERSION_PATCH)
 
 /* HC_VERSION of the library actually loaded (compare with the header's). */
 HC_API unsigned hc_version(void);
-/* "1.0.0" */
+/* "1.1.0" */
 HC_API const char *hc_version_string(void);
 
 /* X(NAME, value, "description") */
@@ -107,6 +124,12 @@ HC_API const char *hc_state_name(enum hc_state state);
 #define HC_TRANSPORT_SSE 2u
 #define HC_TRANSPORT_LONGPOLLING 4u
 #define HC_TRANSPORT_ALL 7u
+
+/* Hub protocols for hc_client_set_protocol() (signalr-protocol.md sections 5, 6). */
+enum hc_protocol {
+    HC_PROTOCOL_JSON = 0,
+    HC_PROTOCOL_MESSAGEPACK = 1,
+};
 
 enum hc_log_level {
     HC_LOG_ERR = 0,
@@ -229,6 +252,31 @@ HC_API HC_NODISCARD int hc_client_set_log_fn(hc_client *c, hc_log_fn fn, void *u
                                              enum hc_log_level level);
 /* State-change callback. */
 HC_API HC_NODISCARD int hc_client_set_state_fn(hc_client *c, hc_state_fn fn, void *user);
+/*
+ * Hub protocol (default HC_PROTOCOL_JSON). HC_PROTOCOL_MESSAGEPACK sends the
+ * handshake {"protocol":"messagepack","version":1} (2 with stateful
+ * reconnect) and then binary WebSocket frames or octet-stream long-polling
+ * bodies; Server-Sent Events cannot carry binary, so it is skipped like the
+ * JS client does, and hc_client_start() returns HC_ERR_INVALID when the
+ * transport mask allows nothing else. Returns HC_ERR_INVALID for an unknown
+ * value. Since 1.1.
+ */
+HC_API HC_NODISCARD int hc_client_set_protocol(hc_client *c, enum hc_protocol protocol);
+/*
+ * Ask for stateful reconnect (default false, like the JS client without
+ * withStatefulReconnect()): negotiate carries useStatefulReconnect=true and,
+ * when the server answers useStatefulReconnect:true and WebSockets is
+ * chosen, the handshake has version 2. See "Stateful reconnect" above. Since
+ * 1.1.
+ */
+HC_API HC_NODISCARD int hc_client_set_stateful_reconnect(hc_client *c, bool enable);
+/*
+ * Most bytes of sent messages kept until the server acknowledges them, for
+ * replay after a resume (default 100000, 1024 .. 2^30). While it is full,
+ * hc_client_send()/invoke()/stream() return HC_ERR_TOO_LARGE (the server
+ * acknowledges about once a second). Since 1.1.
+ */
+HC_API HC_NODISCARD int hc_client_set_stateful_reconnect_buffer(hc_client *c, size_t bytes);
 
 /* ---- connection -------------------------------------------------------------------------- */
 
@@ -279,7 +327,8 @@ HC_API int hc_client_off(hc_client *c, const char *method, hc_handler_fn fn);
  * Send an invocation without waiting for a result (fire-and-forget).
  * args_json is a JSON array text ("[]" when NULL). Returns
  * HC_ERR_NOT_CONNECTED unless Connected, HC_ERR_INVALID for bad arguments,
- * HC_ERR_TOO_LARGE when the send queue is full.
+ * HC_ERR_TOO_LARGE when the send queue (or, with stateful reconnect, the
+ * replay buffer) is full. With MessagePack the arguments are converted.
  */
 HC_API HC_NODISCARD int hc_client_send(hc_client *c, const char *method, const char *args_json);
 /* Invoke a hub method; fn gets the result or the error exactly once. */

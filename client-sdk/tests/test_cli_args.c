@@ -55,6 +55,21 @@ static void test_send_invoke(void **state)
                            "--transport", "websockets"),
                      0);
     assert_true(a.skip_negotiate);
+    assert_false(a.messagepack);
+    assert_false(a.stateful_reconnect);
+    /* --protocol and --stateful-reconnect for every command */
+    assert_int_equal(PARSE(&a, "send", "http://h/chat", "A", "[]", "--protocol", "MessagePack",
+                           "--stateful-reconnect"),
+                     0);
+    assert_true(a.messagepack);
+    assert_true(a.stateful_reconnect);
+    assert_int_equal(PARSE(&a, "listen", "http://h/chat", "--protocol", "msgpack"), 0);
+    assert_true(a.messagepack);
+    assert_int_equal(PARSE(&a, "invoke", "http://h/chat", "A", "[]", "--protocol", "messagepack",
+                           "--protocol", "json", "--stateful-reconnect"),
+                     0);
+    assert_false(a.messagepack);
+    assert_true(a.stateful_reconnect);
 }
 
 static void test_help_version(void **state)
@@ -101,6 +116,13 @@ static void test_errors(void **state)
         {ARGC("listen", "http://h/", "--skip-negotiate", "--transport", "sse"),
          ARGV("listen", "http://h/", "--skip-negotiate", "--transport", "sse"), "skip-negotiate"},
         {ARGC("x"), ARGV("x"), "unknown command"},
+        {ARGC("listen", "http://h/", "--protocol", "xml"),
+         ARGV("listen", "http://h/", "--protocol", "xml"), "unknown protocol"},
+        {ARGC("listen", "http://h/", "--protocol"), ARGV("listen", "http://h/", "--protocol"),
+         "needs a value"},
+        {ARGC("listen", "http://h/", "--protocol", "messagepack", "--transport", "sse"),
+         ARGV("listen", "http://h/", "--protocol", "messagepack", "--transport", "sse"),
+         "Server-Sent Events"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         memset(&a, 0x5a, sizeof a);

@@ -1,7 +1,16 @@
 /*
  * libhubcast integration test against the real hubcast-service.
  *
- *   test_sdk_integration SERVICE_BIN CLI_BIN ws|sse|longpolling
+ *   test_sdk_integration SERVICE_BIN CLI_BIN VARIANT
+ *
+ * VARIANT is ws, sse or longpolling (JSON hub protocol), msgpack-ws or
+ * msgpack-longpolling (the same scenarios with the MessagePack hub protocol,
+ * plus a value round trip: REST JSON bodies arrive with their values
+ * intact), or stateful / stateful-msgpack (stateful reconnect over
+ * WebSockets through an in-process TCP proxy that cuts the connection while
+ * REST broadcasts are being sent: every message arrives exactly once, in
+ * order, under the same connection id; a failed resume falls back to the
+ * ordinary automatic reconnect).
  *
  * Spawns hubcast-service on 127.0.0.1 with --port 0 (reads the port from the
  * connection string it prints), then over the chosen transport: connect and
@@ -39,6 +48,7 @@
 
 static const char *g_service_bin, *g_cli_bin, *g_variant;
 static unsigned g_transport;
+static bool g_mp; /* MessagePack hub protocol */
 static pid_t g_service = -1;
 static int g_port;
 static const char *g_hub = "chat";
@@ -82,7 +92,8 @@ static int start_service(int port)
         close(fds[0]);
         close(fds[1]);
         execl(g_service_bin, g_service_bin, "--host", "127.0.0.1", "--port", port_s,
-              "--transports", "WebSockets,ServerSentEvents,LongPolling", "--log-level", "warn",
+              "--transports", "WebSockets,ServerSentEvents,LongPolling", "--log-level",
+              getenv("HC_TEST_DEBUG") ? "info" : "warn",
               (char *)NULL);
         _exit(127);
     }
@@ -284,6 +295,8 @@ static hc_client *new_client(const char *url, struct seen *s)
     free(tok);
     CHECK(hc_client_set_transports(c, g_transport) == HC_OK);
     CHECK(hc_client_set_state_fn(c, on_state, s) == HC_OK);
+    if (g_mp)
+        CHECK(hc_client_set_protocol(c, HC_PROTOCOL_MESSAGEPACK) == HC_OK);
     if (getenv("HC_TEST_DEBUG"))
         CHECK(hc_client_set_log_fn(c, on_log, NULL, HC_LOG_DEBUG) == HC_OK);
     return c;
@@ -429,6 +442,8 @@ static void test_redirect(void)
     hc_client *c = hc_client_new(base); /* no token: the redirect brings one */
     CHECK(c != NULL);
     CHECK(hc_client_set_transports(c, g_transport) == HC_OK);
+    if (g_mp)
+        CHECK(hc_client_set_protocol(c, HC_PROTOCOL_MESSAGEPACK) == HC_OK);
     CHECK(hc_client_on(c, "fromApp", on_msg, &s) == HC_OK);
     CHECK(hc_client_start(c) == HC_OK);
     CHECK(wait_state(c, HC_STATE_CONNECTED, WAIT_MS));
@@ -540,9 +555,13 @@ static void test_cli(void)
     char url[256], out[8192] = "", err[8192] = "";
     hub_url(url, sizeof url);
     char *tok = client_token();
-    const char *tr = strcmp(g_variant, "ws") == 0 ? "websockets" : g_variant;
+    const char *tr = g_transport == HC_TRANSPORT_WEBSOCKETS ? "websockets"
+                     : g_transport == HC_TRANSPORT_SSE       ? "sse"
+                                                             : "longpolling";
+    /* With MessagePack: --protocol messagepack (the NULL slot before the end). */
+    char *proto = g_mp ? "--protocol" : NULL, *proto_v = g_mp ? "messagepack" : NULL;
     char *inv[] = {"hubcast-cli", "invoke", url, "Echo", "[1]", "--access-token", tok,
-                   "--transport", (char *)tr, "--timeout", "20", NULL};
+                   "--transport", (char *)tr, "--timeout", "20", proto, proto_v, NULL};
     int rc = run_cli(inv, out, sizeof out, err, sizeof err, NULL);
     if (rc != 1 || !strstr(err, "No upstream is configured"))
         fprintf(stderr, "cli invoke: rc=%d out='%s' err='%s'\n", rc, out, err);
@@ -552,7 +571,7 @@ static void test_cli(void)
     out[0] = err[0] = '\0';
     char *lis[] = {"hubcast-cli", "listen", url, "--access-token", tok, "--transport",
                    (char *)tr, "--method", "climsg", "--count", "2", "--timeout", "20", "-v",
-                   NULL};
+                   proto, proto_v, NULL};
     rc = run_cli(lis, out, sizeof out, err, sizeof err, cli_broadcast);
     if (rc != 0)
         fprintf(stderr, "cli listen: rc=%d out='%s' err='%s'\n", rc, out, err);
@@ -562,7 +581,7 @@ static void test_cli(void)
 
     out[0] = err[0] = '\0';
     char *snd[] = {"hubcast-cli", "send", url, "Echo", "[1]", "--access-token", tok,
-                   "--transport", (char *)tr, NULL};
+                   "--transport", (char *)tr, proto, proto_v, NULL};
     rc = run_cli(snd, out, sizeof out, err, sizeof err, NULL);
     CHECK(rc == 0);
     char *bad[] = {"hubcast-cli", "send", url, "Echo", "{}", NULL};
@@ -612,6 +631,325 @@ static void test_reconnect_after_restart(void)
     fprintf(stderr, "ok reconnect after restart (%s)\n", g_variant);
 }
 
+/* MessagePack: values of a REST JSON body survive JSON → MessagePack → JSON intact. */
+static void test_values(void)
+{
+    struct seen s;
+    memset(&s, 0, sizeof s);
+    char url[256];
+    hub_url(url, sizeof url);
+    hc_client *c = new_client(url, &s);
+    CHECK(hc_client_on(c, "vals", on_msg, &s) == HC_OK);
+    CHECK(hc_client_start(c) == HC_OK);
+    CHECK(wait_state(c, HC_STATE_CONNECTED, WAIT_MS));
+    static const char body[] =
+        "{\"target\":\"vals\",\"arguments\":[\"h\\u00e9llo \\u2713\",-42,4294967296,"
+        "3.25,-0.5,1e300,true,false,null,{\"a\":[1,{\"b\":\"c\"}],\"e\":{}},[],\"\","
+        "\"tab\\tquote\\\"\"]}";
+    CHECK(broadcast(body) == 202);
+    CHECK(wait_msgs(c, &s, 1, WAIT_MS));
+    static const char want[] = "[\"h\xc3\xa9llo \xe2\x9c\x93\",-42,4294967296,3.25,-0.5,"
+                               "1e+300,true,false,null,{\"a\":[1,{\"b\":\"c\"}],\"e\":{}},[],\"\","
+                               "\"tab\\tquote\\\"\"]";
+    if (strcmp(s.last_args, want) != 0)
+        fprintf(stderr, "got  %s\nwant %s\n", s.last_args, want);
+    CHECK(strcmp(s.last_args, want) == 0);
+    hc_client_free(c);
+    fprintf(stderr, "ok values (%s)\n", g_variant);
+}
+
+/* ---- stateful reconnect through a TCP proxy ---------------------------------------------- */
+
+#define PROXY_MAX 32
+
+/* 127.0.0.1 TCP proxy in front of the service. A cut ends every relayed connection
+ * without a WebSocket Close frame (an unclean drop); hold mode leaves new connections
+ * in the listen backlog; refuse mode closes them at once. */
+struct proxy {
+    int lfd;
+    int port;
+    int pairs[PROXY_MAX][2]; /* client fd, service fd; -1 when free */
+    atomic_int cut_req;
+    atomic_int refuse;
+    atomic_int hold;
+    atomic_int quit;
+    atomic_int n_cuts;
+    pthread_t th;
+};
+
+static void proxy_close_pair(struct proxy *p, int i)
+{
+    close(p->pairs[i][0]);
+    close(p->pairs[i][1]);
+    p->pairs[i][0] = p->pairs[i][1] = -1;
+}
+
+static void *proxy_main(void *arg)
+{
+    struct proxy *p = arg;
+    while (!atomic_load(&p->quit)) {
+        if (atomic_exchange(&p->cut_req, 0)) {
+            for (int i = 0; i < PROXY_MAX; i++)
+                if (p->pairs[i][0] >= 0)
+                    proxy_close_pair(p, i);
+            atomic_fetch_add(&p->n_cuts, 1);
+        }
+        struct pollfd fds[1 + 2 * PROXY_MAX];
+        int map[1 + 2 * PROXY_MAX];
+        int n = 0;
+        fds[n] = (struct pollfd){atomic_load(&p->hold) ? -1 : p->lfd, POLLIN, 0};
+        map[n++] = -1;
+        for (int i = 0; i < PROXY_MAX; i++) {
+            if (p->pairs[i][0] < 0)
+                continue;
+            fds[n] = (struct pollfd){p->pairs[i][0], POLLIN, 0};
+            map[n++] = i * 2;
+            fds[n] = (struct pollfd){p->pairs[i][1], POLLIN, 0};
+            map[n++] = i * 2 + 1;
+        }
+        if (poll(fds, (nfds_t)n, 20) <= 0)
+            continue;
+        if (fds[0].revents & POLLIN) {
+            int cfd = accept(p->lfd, NULL, NULL);
+            if (cfd >= 0 && atomic_load(&p->refuse)) {
+                close(cfd);
+            } else if (cfd >= 0) {
+                int sfd = socket(AF_INET, SOCK_STREAM, 0);
+                struct sockaddr_in a = {0};
+                a.sin_family = AF_INET;
+                a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+                a.sin_port = htons((uint16_t)g_port);
+                int slot = -1;
+                for (int i = 0; i < PROXY_MAX && slot < 0; i++)
+                    if (p->pairs[i][0] < 0)
+                        slot = i;
+                if (slot < 0 || connect(sfd, (struct sockaddr *)&a, sizeof a) != 0) {
+                    close(cfd);
+                    close(sfd);
+                } else {
+                    p->pairs[slot][0] = cfd;
+                    p->pairs[slot][1] = sfd;
+                }
+            }
+        }
+        for (int k = 1; k < n; k++) {
+            if (!fds[k].revents)
+                continue;
+            int i = map[k] / 2, side = map[k] % 2;
+            if (p->pairs[i][0] < 0)
+                continue;
+            char buf[16384];
+            ssize_t got = read(p->pairs[i][side], buf, sizeof buf);
+            if (got <= 0 || write(p->pairs[i][!side], buf, (size_t)got) != got)
+                proxy_close_pair(p, i);
+        }
+    }
+    for (int i = 0; i < PROXY_MAX; i++)
+        if (p->pairs[i][0] >= 0)
+            proxy_close_pair(p, i);
+    return NULL;
+}
+
+static void proxy_start(struct proxy *p)
+{
+    memset(p, 0, sizeof *p);
+    for (int i = 0; i < PROXY_MAX; i++)
+        p->pairs[i][0] = p->pairs[i][1] = -1;
+    p->lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK(bind(p->lfd, (struct sockaddr *)&a, sizeof a) == 0 && listen(p->lfd, 16) == 0);
+    socklen_t alen = sizeof a;
+    CHECK(getsockname(p->lfd, (struct sockaddr *)&a, &alen) == 0);
+    p->port = ntohs(a.sin_port);
+    CHECK(pthread_create(&p->th, NULL, proxy_main, p) == 0);
+}
+
+static void proxy_stop(struct proxy *p)
+{
+    atomic_store(&p->quit, 1);
+    pthread_join(p->th, NULL);
+    close(p->lfd);
+}
+
+#define N_SEQ 60
+
+struct seq_seen {
+    atomic_int n;
+    int values[4 * N_SEQ];
+};
+
+static void on_seq(void *user, hc_client *c, hc_invocation *inv)
+{
+    (void)c;
+    struct seq_seen *q = user;
+    double v = -1;
+    if (hc_invocation_arg_number(inv, 0, &v) != HC_OK)
+        v = -1;
+    int i = atomic_load(&q->n);
+    if (i < 4 * N_SEQ)
+        q->values[i] = (int)v;
+    atomic_store(&q->n, i + 1);
+}
+
+/* Posts broadcasts 1..N_SEQ, at most WINDOW ahead of what the client received, so a
+ * cut always finds messages in flight. */
+#define WINDOW 8
+
+struct sender {
+    atomic_int sent;
+    struct seq_seen *q;
+    pthread_t th;
+};
+
+static void *sender_main(void *arg)
+{
+    struct sender *snd = arg;
+    for (int i = 1; i <= N_SEQ; i++) {
+        int64_t until = now_ms() + 3 * WAIT_MS;
+        while (atomic_load(&snd->q->n) < i - WINDOW && now_ms() < until)
+            usleep(1000);
+        char body[128];
+        snprintf(body, sizeof body, "{\"target\":\"seq\",\"arguments\":[%d]}", i);
+        if (broadcast(body) != 202)
+            fprintf(stderr, "broadcast %d failed\n", i);
+        atomic_store(&snd->sent, i);
+    }
+    return NULL;
+}
+
+static bool seq_n_at_least(hc_client *c, void *arg)
+{
+    (void)c;
+    struct seq_seen *q = ((void **)arg)[0];
+    return atomic_load(&q->n) >= *(int *)((void **)arg)[1];
+}
+
+static bool sent_at_least(hc_client *c, void *arg)
+{
+    (void)c;
+    struct sender *snd = ((void **)arg)[0];
+    return atomic_load(&snd->sent) >= *(int *)((void **)arg)[1];
+}
+
+static hc_client *stateful_client(struct proxy *p, struct seen *s)
+{
+    char url[256];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/client/?hub=%s", p->port, g_hub);
+    hc_client *c = new_client(url, s);
+    CHECK(hc_client_set_stateful_reconnect(c, true) == HC_OK);
+    CHECK(hc_client_set_reconnect_policy(c, fast_retry, NULL) == HC_OK);
+    return c;
+}
+
+static void test_stateful_resume(void)
+{
+    struct proxy p;
+    proxy_start(&p);
+    struct seen s;
+    memset(&s, 0, sizeof s);
+    struct seq_seen q;
+    memset(&q, 0, sizeof q);
+    hc_client *c = stateful_client(&p, &s);
+    CHECK(hc_client_on(c, "seq", on_seq, &q) == HC_OK);
+    CHECK(hc_client_start(c) == HC_OK);
+    CHECK(wait_state(c, HC_STATE_CONNECTED, WAIT_MS));
+    char id1[128], id2[128];
+    CHECK(hc_client_connection_id(c, id1, sizeof id1) == HC_OK && *id1);
+
+    struct sender snd;
+    memset(&snd, 0, sizeof snd);
+    snd.q = &q;
+    CHECK(pthread_create(&snd.th, NULL, sender_main, &snd) == 0);
+    /* Cut twice while the broadcasts flow: after a third and after two thirds. */
+    for (int k = 1; k <= 2; k++) {
+        int want = k * N_SEQ / 3;
+        void *arg[2] = {&snd, &want};
+        CHECK(drive_until(c, sent_at_least, arg, WAIT_MS));
+        /* Keep the resume waiting (hold) until the sender has used up its window: those
+         * broadcasts are posted while the connection is cut. */
+        atomic_store(&p.hold, 1);
+        atomic_store(&p.cut_req, 1);
+        while (atomic_load(&p.n_cuts) < k)
+            CHECK(hc_client_service(c, 5) == HC_OK);
+        if (k == 1) {
+            /* Client → server during the resume: queued, replayed after the Sequence,
+             * completed exactly once. */
+            CHECK(hc_client_invoke(c, "Echo", "[7]", on_result, &s) == HC_OK);
+        }
+        int frozen = atomic_load(&q.n) + WINDOW;
+        void *full[2] = {&snd, &frozen};
+        CHECK(drive_until(c, sent_at_least, full, WAIT_MS));
+        atomic_store(&p.hold, 0);
+        int at_cut = atomic_load(&snd.sent);
+        void *got[2] = {&q, &at_cut};
+        CHECK(drive_until(c, seq_n_at_least, got, 2 * WAIT_MS));
+    }
+    int all = N_SEQ;
+    void *done[2] = {&snd, &all};
+    CHECK(drive_until(c, sent_at_least, done, 3 * WAIT_MS));
+    pthread_join(snd.th, NULL);
+    int want = N_SEQ;
+    void *arg[2] = {&q, &want};
+    CHECK(drive_until(c, seq_n_at_least, arg, 3 * WAIT_MS));
+    CHECK(drive_until(c, has_result, &s, WAIT_MS));
+    /* let late duplicates (if any) arrive before counting */
+    int64_t until = now_ms() + 300;
+    while (now_ms() < until)
+        CHECK(hc_client_service(c, 20) == HC_OK);
+    if (atomic_load(&q.n) != N_SEQ)
+        fprintf(stderr, "received %d messages, want %d\n", atomic_load(&q.n), N_SEQ);
+    CHECK(atomic_load(&q.n) == N_SEQ);
+    for (int i = 0; i < N_SEQ; i++) {
+        if (q.values[i] != i + 1)
+            fprintf(stderr, "message %d is %d\n", i, q.values[i]);
+        CHECK(q.values[i] == i + 1);
+    }
+    if (s.n_results != 1 || !strstr(s.error, "No upstream is configured"))
+        fprintf(stderr, "invoke: %d result(s), error '%s'\n", s.n_results, s.error);
+    CHECK(s.n_results == 1);
+    CHECK(strstr(s.error, "No upstream is configured") != NULL);
+    CHECK(hc_client_connection_id(c, id2, sizeof id2) == HC_OK);
+    CHECK(strcmp(id1, id2) == 0); /* the same connection */
+    /* never left Connected */
+    for (int i = 0; i < s.n_states; i++)
+        CHECK(s.states[i] == HC_STATE_CONNECTING || s.states[i] == HC_STATE_CONNECTED);
+    CHECK(hc_client_state(c) == HC_STATE_CONNECTED);
+    CHECK(hc_client_stop(c) == HC_OK);
+    CHECK(wait_state(c, HC_STATE_DISCONNECTED, WAIT_MS));
+    hc_client_free(c);
+    proxy_stop(&p);
+    fprintf(stderr, "ok stateful resume (%s)\n", g_variant);
+}
+
+/* The resume is refused: ordinary automatic reconnect takes over (a new connection). */
+static void test_stateful_fallback(void)
+{
+    struct proxy p;
+    proxy_start(&p);
+    struct seen s;
+    memset(&s, 0, sizeof s);
+    hc_client *c = stateful_client(&p, &s);
+    CHECK(hc_client_on(c, "after", on_msg, &s) == HC_OK);
+    CHECK(hc_client_start(c) == HC_OK);
+    CHECK(wait_state(c, HC_STATE_CONNECTED, WAIT_MS));
+    char id1[128], id2[128];
+    CHECK(hc_client_connection_id(c, id1, sizeof id1) == HC_OK && *id1);
+    atomic_store(&p.refuse, 1);
+    atomic_store(&p.cut_req, 1);
+    CHECK(wait_state(c, HC_STATE_RECONNECTING, WAIT_MS));
+    atomic_store(&p.refuse, 0);
+    CHECK(wait_state(c, HC_STATE_CONNECTED, WAIT_MS));
+    CHECK(hc_client_connection_id(c, id2, sizeof id2) == HC_OK);
+    CHECK(strcmp(id1, id2) != 0);
+    CHECK(broadcast("{\"target\":\"after\",\"arguments\":[1]}") == 202);
+    CHECK(wait_msgs(c, &s, 1, WAIT_MS));
+    hc_client_free(c);
+    proxy_stop(&p);
+    fprintf(stderr, "ok stateful fallback (%s)\n", g_variant);
+}
+
 static void test_connect_failure(void)
 {
     /* Nothing listens on port 1: start fails, no automatic reconnect on the first start. */
@@ -632,14 +970,19 @@ static void test_connect_failure(void)
 int main(int argc, char **argv)
 {
     if (argc != 4) {
-        fprintf(stderr, "usage: %s SERVICE_BIN CLI_BIN ws|sse|longpolling\n", argv[0]);
+        fprintf(stderr,
+                "usage: %s SERVICE_BIN CLI_BIN ws|sse|longpolling|msgpack-ws|"
+                "msgpack-longpolling|stateful|stateful-msgpack\n",
+                argv[0]);
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
     g_service_bin = argv[1];
     g_cli_bin = argv[2];
     g_variant = argv[3];
-    if (strcmp(g_variant, "ws") == 0)
+    bool stateful = strncmp(g_variant, "stateful", 8) == 0;
+    g_mp = strstr(g_variant, "msgpack") != NULL;
+    if (strcmp(g_variant, "ws") == 0 || strcmp(g_variant, "msgpack-ws") == 0 || stateful)
         g_transport = HC_TRANSPORT_WEBSOCKETS;
     else if (strcmp(g_variant, "sse") == 0)
         g_transport = HC_TRANSPORT_SSE;
@@ -648,6 +991,16 @@ int main(int argc, char **argv)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     g_port = start_service(0);
     CHECK(g_port > 0);
+    if (stateful) {
+        test_stateful_resume();
+        test_stateful_fallback();
+        stop_service();
+        curl_global_cleanup();
+        fprintf(stderr, "all integration tests passed (%s)\n", g_variant);
+        return 0;
+    }
+    if (g_mp)
+        test_values();
     test_connect_failure();
     test_messaging();
     test_redirect();

@@ -14,14 +14,20 @@ static struct hc__delays g_delays = {{0, 2000, 10000, 30000}, 4};
 
 static void init(struct hc__sm *sm, unsigned transports, bool skip)
 {
-    struct hc__sm_config cfg = {transports, skip, 15000, 30000, 15000, 1000, hc__retry_delays,
-                                &g_delays};
+    struct hc__sm_config cfg = {.transports = transports,
+                                .skip_negotiate = skip,
+                                .handshake_timeout_ms = 15000,
+                                .server_timeout_ms = 30000,
+                                .keepalive_ms = 15000,
+                                .stop_timeout_ms = 1000,
+                                .retry = hc__retry_delays,
+                                .retry_user = &g_delays};
     hc__sm_init(sm, &cfg);
 }
 
 static struct hc__out ev(struct hc__sm *sm, enum hc__ev_type t, const char *err, int64_t now)
 {
-    struct hc__ev e = {t, err, false, NULL, 0};
+    struct hc__ev e = {.type = t, .error = err};
     struct hc__out out;
     hc__sm_event(sm, &e, now, &out);
     return out;
@@ -29,7 +35,7 @@ static struct hc__out ev(struct hc__sm *sm, enum hc__ev_type t, const char *err,
 
 static struct hc__out negotiated(struct hc__sm *sm, const unsigned *list, size_t n, int64_t now)
 {
-    struct hc__ev e = {HC__EV_NEGOTIATED, NULL, false, list, n};
+    struct hc__ev e = {.type = HC__EV_NEGOTIATED, .transports = list, .n_transports = n};
     struct hc__out out;
     hc__sm_event(sm, &e, now, &out);
     return out;
@@ -289,7 +295,7 @@ static void test_close_message(void **state)
     struct hc__sm sm;
     init(&sm, HC_TRANSPORT_ALL, false);
     connect_ws(&sm);
-    struct hc__ev e = {HC__EV_CLOSE_MESSAGE, "boom", false, NULL, 0};
+    struct hc__ev e = {.type = HC__EV_CLOSE_MESSAGE, .error = "boom"};
     struct hc__out o;
     hc__sm_event(&sm, &e, 0, &o);
     /* no allowReconnect: reply Close, stop for good */
@@ -300,7 +306,7 @@ static void test_close_message(void **state)
 
     init(&sm, HC_TRANSPORT_ALL, false);
     connect_ws(&sm);
-    struct hc__ev r = {HC__EV_CLOSE_MESSAGE, NULL, true, NULL, 0};
+    struct hc__ev r = {.type = HC__EV_CLOSE_MESSAGE, .allow_reconnect = true};
     hc__sm_event(&sm, &r, 0, &o);
     assert_int_equal(o.state, HC_STATE_RECONNECTING);
     assert_false(o.actions & HC__ACT_SEND_CLOSE);
@@ -317,7 +323,12 @@ static void test_no_reconnect_policy(void **state)
 {
     (void)state;
     struct hc__sm sm;
-    struct hc__sm_config cfg = {HC_TRANSPORT_ALL, false, 15000, 30000, 15000, 1000, never, NULL};
+    struct hc__sm_config cfg = {.transports = HC_TRANSPORT_ALL,
+                                .handshake_timeout_ms = 15000,
+                                .server_timeout_ms = 30000,
+                                .keepalive_ms = 15000,
+                                .stop_timeout_ms = 1000,
+                                .retry = never};
     hc__sm_init(&sm, &cfg);
     connect_ws(&sm);
     struct hc__out o = ev(&sm, HC__EV_TRANSPORT_CLOSED, NULL, 0);
@@ -365,6 +376,204 @@ static void test_retry_delays_policy(void **state)
     assert_int_equal(hc__retry_delays(NULL, &info), -1);
 }
 
+
+/* ---- MessagePack and stateful reconnect (signalr-protocol.md sections 2.6, 9) ---------- */
+
+static void init_ext(struct hc__sm *sm, unsigned transports, bool binary, bool stateful)
+{
+    struct hc__sm_config cfg = {.transports = transports,
+                                .handshake_timeout_ms = 15000,
+                                .server_timeout_ms = 30000,
+                                .keepalive_ms = 15000,
+                                .stop_timeout_ms = 1000,
+                                .retry = hc__retry_delays,
+                                .retry_user = &g_delays,
+                                .binary = binary,
+                                .stateful = stateful};
+    hc__sm_init(sm, &cfg);
+}
+
+static struct hc__out negotiated_sr(struct hc__sm *sm, const unsigned *list, size_t n,
+                                    bool offered, int64_t now)
+{
+    struct hc__ev e = {.type = HC__EV_NEGOTIATED, .transports = list, .n_transports = n,
+                       .stateful = offered};
+    struct hc__out out;
+    hc__sm_event(sm, &e, now, &out);
+    return out;
+}
+
+static struct hc__out dropped(struct hc__sm *sm, bool is_drop, int64_t now)
+{
+    struct hc__ev e = {.type = HC__EV_TRANSPORT_CLOSED, .is_drop = is_drop};
+    struct hc__out out;
+    hc__sm_event(sm, &e, now, &out);
+    return out;
+}
+
+static struct hc__out received(struct hc__sm *sm, bool trackable, int64_t now)
+{
+    struct hc__ev e = {.type = HC__EV_RECEIVED, .is_trackable = trackable};
+    struct hc__out out;
+    hc__sm_event(sm, &e, now, &out);
+    return out;
+}
+
+/* Connect over WebSockets with stateful reconnect offered; returns the handshake version. */
+static int connect_sr(struct hc__sm *sm, bool offered)
+{
+    ev(sm, HC__EV_START, NULL, 0);
+    struct hc__out o = negotiated_sr(sm, ALL3, 3, offered, 0);
+    assert_int_equal(o.transport, HCP_TRANSPORT_WEBSOCKETS);
+    o = ev(sm, HC__EV_TRANSPORT_OPEN, NULL, 0);
+    assert_int_equal(o.actions, HC__ACT_SEND_HANDSHAKE);
+    int version = o.handshake_version;
+    o = ev(sm, HC__EV_HANDSHAKE_OK, NULL, 0);
+    assert_int_equal(o.state, HC_STATE_CONNECTED);
+    return version;
+}
+
+static void test_messagepack_skips_sse(void **state)
+{
+    (void)state;
+    struct hc__sm sm;
+    static const unsigned SSE_LP[] = {HCP_TRANSPORT_SSE, HCP_TRANSPORT_LONGPOLLING};
+    init_ext(&sm, HC_TRANSPORT_ALL, true, false);
+    ev(&sm, HC__EV_START, NULL, 0);
+    struct hc__out o = negotiated(&sm, SSE_LP, 2, 0);
+    assert_int_equal(o.actions, HC__ACT_OPEN);
+    assert_int_equal(o.transport, HCP_TRANSPORT_LONGPOLLING);
+    /* Long polling fails: negotiate again (WebSockets is still allowed), but SSE is
+     * never a candidate for binary, so the same list leaves nothing. */
+    o = ev(&sm, HC__EV_TRANSPORT_FAILED, "boom", 10);
+    assert_true(o.actions & HC__ACT_NEGOTIATE);
+    o = negotiated(&sm, SSE_LP, 2, 20);
+    assert_false(o.actions & HC__ACT_OPEN);
+    assert_int_equal(o.state, HC_STATE_DISCONNECTED);
+    assert_non_null(strstr(o.error, HC__ERR_NO_TRANSPORT));
+
+    /* A server offering only SSE has no common transport for MessagePack. */
+    init_ext(&sm, HC_TRANSPORT_ALL, true, false);
+    ev(&sm, HC__EV_START, NULL, 0);
+    static const unsigned SSE[] = {HCP_TRANSPORT_SSE};
+    o = negotiated(&sm, SSE, 1, 0);
+    assert_int_equal(o.state, HC_STATE_DISCONNECTED);
+    assert_string_equal(o.error, HC__ERR_NO_COMMON_TRANSPORT);
+    /* JSON still uses it. */
+    init_ext(&sm, HC_TRANSPORT_ALL, false, false);
+    ev(&sm, HC__EV_START, NULL, 0);
+    o = negotiated(&sm, SSE, 1, 0);
+    assert_int_equal(o.transport, HCP_TRANSPORT_SSE);
+}
+
+static void test_stateful_handshake_version(void **state)
+{
+    (void)state;
+    struct hc__sm sm;
+    /* asked and offered, WebSockets: version 2 */
+    init_ext(&sm, HC_TRANSPORT_ALL, false, true);
+    assert_int_equal(connect_sr(&sm, true), 2);
+    assert_true(sm.is_stateful);
+    /* asked, not offered: version 1 */
+    init_ext(&sm, HC_TRANSPORT_ALL, false, true);
+    assert_int_equal(connect_sr(&sm, false), 1);
+    assert_false(sm.is_stateful);
+    /* offered, not asked: version 1 */
+    init_ext(&sm, HC_TRANSPORT_ALL, false, false);
+    assert_int_equal(connect_sr(&sm, true), 1);
+    /* long polling never uses it */
+    init_ext(&sm, HC_TRANSPORT_LONGPOLLING, true, true);
+    ev(&sm, HC__EV_START, NULL, 0);
+    negotiated_sr(&sm, ALL3, 3, true, 0);
+    struct hc__out o = ev(&sm, HC__EV_TRANSPORT_OPEN, NULL, 0);
+    assert_int_equal(o.handshake_version, 1);
+    assert_false(sm.is_stateful);
+}
+
+static void test_stateful_resume(void **state)
+{
+    (void)state;
+    struct hc__sm sm;
+    init_ext(&sm, HC_TRANSPORT_ALL, false, true);
+    connect_sr(&sm, true);
+    /* A clean end (Close frame) is not resumed: ordinary reconnect. */
+    struct hc__out o = dropped(&sm, false, 100);
+    assert_int_equal(o.state, HC_STATE_RECONNECTING);
+
+    init_ext(&sm, HC_TRANSPORT_ALL, false, true);
+    connect_sr(&sm, true);
+    /* A drop: reopen at once, same connection; no state change, nothing fails. */
+    o = dropped(&sm, true, 1000);
+    assert_int_equal(o.actions, HC__ACT_CLOSE_TRANSPORT | HC__ACT_RESUME);
+    assert_int_equal(sm.phase, HC__PHASE_RESUMING);
+    assert_int_equal(sm.state, HC_STATE_CONNECTED);
+    assert_int_equal(hc__sm_next_deadline(&sm), 1000 + 15000); /* resume bounded */
+    /* no pings or server timeout while resuming */
+    o = ev(&sm, HC__EV_TICK, NULL, 1000 + 14999);
+    assert_int_equal(o.actions, 0);
+    o = ev(&sm, HC__EV_TRANSPORT_OPEN, NULL, 2000);
+    assert_int_equal(o.actions, HC__ACT_SEND_SEQUENCE);
+    assert_int_equal(sm.phase, HC__PHASE_LIVE);
+    assert_int_equal(sm.deadline_server, 2000 + 30000);
+    /* a second drop is resumed again */
+    o = dropped(&sm, true, 3000);
+    assert_int_equal(o.actions, HC__ACT_CLOSE_TRANSPORT | HC__ACT_RESUME);
+    /* the resume fails: the connection is lost, ordinary reconnect takes over */
+    o = ev(&sm, HC__EV_TRANSPORT_FAILED, "refused", 3100);
+    assert_true(o.actions & HC__ACT_FAIL_PENDING);
+    assert_true(o.actions & HC__ACT_NEGOTIATE); /* first delay is 0 */
+    assert_int_equal(o.state, HC_STATE_RECONNECTING);
+    assert_string_equal(o.error, HC__ERR_RESUME_FAILED ": refused");
+    assert_false(sm.is_stateful);
+
+    /* resume timeout */
+    init_ext(&sm, HC_TRANSPORT_ALL, false, true);
+    connect_sr(&sm, true);
+    dropped(&sm, true, 0);
+    o = ev(&sm, HC__EV_TICK, NULL, 15000);
+    assert_int_equal(o.state, HC_STATE_RECONNECTING);
+    assert_string_equal(o.error, HC__ERR_RESUME_FAILED ": Timed out.");
+
+    /* stop while resuming */
+    init_ext(&sm, HC_TRANSPORT_ALL, false, true);
+    connect_sr(&sm, true);
+    dropped(&sm, true, 0);
+    o = ev(&sm, HC__EV_STOP, NULL, 10);
+    assert_true(o.actions & HC__ACT_CLOSE_TRANSPORT);
+    assert_int_equal(o.state, HC_STATE_DISCONNECTED);
+
+    /* without stateful reconnect a drop is an ordinary loss */
+    init_ext(&sm, HC_TRANSPORT_ALL, false, false);
+    connect_sr(&sm, true);
+    o = dropped(&sm, true, 0);
+    assert_int_equal(o.state, HC_STATE_RECONNECTING);
+}
+
+static void test_stateful_ack_timer(void **state)
+{
+    (void)state;
+    struct hc__sm sm;
+    init_ext(&sm, HC_TRANSPORT_ALL, false, true);
+    sm.cfg.keepalive_ms = 0;
+    connect_sr(&sm, true);
+    /* untracked messages (pings) never make an Ack due */
+    received(&sm, false, 100);
+    assert_int_equal(sm.deadline_ack, INT64_MAX);
+    received(&sm, true, 200);
+    received(&sm, true, 700); /* does not push the deadline out */
+    assert_int_equal(hc__sm_next_deadline(&sm), 1200);
+    struct hc__out o = ev(&sm, HC__EV_TICK, NULL, 1199);
+    assert_int_equal(o.actions, 0);
+    o = ev(&sm, HC__EV_TICK, NULL, 1200);
+    assert_int_equal(o.actions, HC__ACT_SEND_ACK);
+    assert_int_equal(sm.deadline_ack, INT64_MAX);
+    /* a non-stateful connection never acks */
+    init_ext(&sm, HC_TRANSPORT_ALL, false, false);
+    connect_sr(&sm, true);
+    received(&sm, true, 100);
+    assert_int_equal(sm.deadline_ack, INT64_MAX);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -383,6 +592,10 @@ int main(void)
         TU_TEST(test_no_reconnect_policy),
         TU_TEST(test_stop_while_waiting),
         TU_TEST(test_retry_delays_policy),
+        TU_TEST(test_messagepack_skips_sse),
+        TU_TEST(test_stateful_handshake_version),
+        TU_TEST(test_stateful_resume),
+        TU_TEST(test_stateful_ack_timer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,7 +6,7 @@
 
 int main(void)
 {
-    if (hc_version() != HC_VERSION || strcmp(hc_version_string(), "1.0.0") != 0)
+    if (hc_version() != HC_VERSION || strcmp(hc_version_string(), "1.1.0") != 0)
         return 1;
     hc_client *c = hc_client_new("http://127.0.0.1:1/client/?hub=x");
     if (c == NULL)

@@ -72,10 +72,14 @@ int hc_cli_parse(int argc, char **argv, struct hc_cli_args *out, char *err, size
             a.insecure = true;
             continue;
         }
+        if (!strcmp(s, "--stateful-reconnect")) {
+            a.stateful_reconnect = true;
+            continue;
+        }
         bool takes = !strcmp(s, "--access-token") || !strcmp(s, "--transport") ||
                      !strcmp(s, "--method") || !strcmp(s, "--header") || !strcmp(s, "-H") ||
                      !strcmp(s, "--ca-file") || !strcmp(s, "--count") ||
-                     !strcmp(s, "--timeout");
+                     !strcmp(s, "--timeout") || !strcmp(s, "--protocol");
         if (takes) {
             if (val == NULL)
                 return fail(err, cap, "option %s needs a value", s);
@@ -98,6 +102,13 @@ int hc_cli_parse(int argc, char **argv, struct hc_cli_args *out, char *err, size
                 a.headers[a.n_headers++] = val;
             } else if (!strcmp(s, "--ca-file")) {
                 a.ca_file = val;
+            } else if (!strcmp(s, "--protocol")) {
+                if (hcp_str_ieq(val, "json"))
+                    a.messagepack = false;
+                else if (hcp_str_ieq(val, "messagepack") || hcp_str_ieq(val, "msgpack"))
+                    a.messagepack = true;
+                else
+                    return fail(err, cap, "unknown protocol '%s' (json or messagepack)", val);
             } else if (!strcmp(s, "--count")) {
                 char *end;
                 a.count = strtol(val, &end, 10);
@@ -150,6 +161,9 @@ int hc_cli_parse(int argc, char **argv, struct hc_cli_args *out, char *err, size
     }
     if (a.skip_negotiate && a.transports != 0 && a.transports != HCP_TRANSPORT_WEBSOCKETS)
         return fail(err, cap, "--skip-negotiate needs --transport websockets%s", NULL);
+    /* Server-Sent Events is text-only (signalr-protocol.md section 6). */
+    if (a.messagepack && a.transports == HCP_TRANSPORT_SSE)
+        return fail(err, cap, "--protocol messagepack cannot use Server-Sent Events%s", NULL);
     *out = a;
     return 0;
 }

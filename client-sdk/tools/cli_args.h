@@ -40,6 +40,8 @@ struct hc_cli_args {
     size_t n_headers;
     bool skip_negotiate;
     bool insecure;
+    bool messagepack;        /* --protocol messagepack */
+    bool stateful_reconnect; /* --stateful-reconnect */
     const char *ca_file;
     int verbose;             /* -v count */
     long count;              /* listen: exit after this many messages (0 = never) */

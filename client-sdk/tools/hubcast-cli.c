@@ -3,6 +3,7 @@
  * top of libhubcast's public API only (hubcast.h).
  *
  *   hubcast-cli listen URL [--access-token T] [--transport websockets|sse|longpolling]
+ *                          [--protocol json|messagepack] [--stateful-reconnect]
  *                          [--method NAME ...]
  *   hubcast-cli send   URL METHOD 'JSON-ARRAY'
  *   hubcast-cli invoke URL METHOD 'JSON-ARRAY'
@@ -68,6 +69,10 @@ static void usage(FILE *f)
             "  --method NAME          listen: only print this method (repeatable;\n"
             "                         matched case-insensitively)\n"
             "  -H, --header 'N: V'    extra HTTP header (repeatable)\n"
+            "  --protocol P           hub protocol: json (default) or messagepack (never\n"
+            "                         over sse); output and arguments stay JSON\n"
+            "  --stateful-reconnect   ask for stateful reconnect: a dropped WebSocket is\n"
+            "                         resumed under the same connection, nothing lost\n"
             "  --skip-negotiate       connect the WebSocket directly (websockets only)\n"
             "  --ca-file FILE         CA bundle for TLS;  -k, --insecure: skip TLS checks\n"
             "  --count N              listen: exit 0 after N messages\n"
@@ -173,6 +178,10 @@ static int configure(hc_client *c, struct app *a)
         if (rc == HC_OK)
             rc = hc_client_set_skip_negotiate(c, true);
     }
+    if (rc == HC_OK && g->messagepack)
+        rc = hc_client_set_protocol(c, HC_PROTOCOL_MESSAGEPACK);
+    if (rc == HC_OK && g->stateful_reconnect)
+        rc = hc_client_set_stateful_reconnect(c, true);
     if (rc == HC_OK && g->ca_file)
         rc = hc_client_set_ca_file(c, g->ca_file);
     if (rc == HC_OK && g->insecure)

@@ -859,9 +859,13 @@ static void on_readable(struct conn *c)
             if (c->sub >= 0 && (c->kind == K_WS || c->kind == K_SSE || c->kind == K_LP ||
                                 c->kind == K_CR_WS || c->kind == K_CR_NEG))
                 sub_lost(c->sub);
-            else if (!g_stop && (c->kind == K_PUB || c->kind == K_CTRL))
+            else if (!g_stop && (c->kind == K_PUB || c->kind == K_CTRL)) {
                 fprintf(stderr, "loadgen: %s connection closed by server\n",
                         c->kind == K_PUB ? "publisher" : "control");
+                static int n_ctrl_dead;
+                if (c->kind == K_CTRL && ++n_ctrl_dead == G.o.n_ctrl)
+                    g_stop = 1; /* nothing can be set up any more */
+            }
             conn_close(c);
             return;
         }

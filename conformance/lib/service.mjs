@@ -75,7 +75,7 @@ export async function waitForHealth(url, timeoutMs = START_TIMEOUT_MS) {
 
 /**
  * Start a service instance (or describe the external one).
- * @param {{keys?: string[], args?: string[]}} opts
+ * @param {{keys?: string[], args?: string[], prefix?: string[]}} opts
  * @returns {Promise<Service>}
  */
 export async function startService(opts = {}) {
@@ -95,7 +95,9 @@ export async function startService(opts = {}) {
   if (opts.keys) for (const k of opts.keys) args.push('--access-key', k);
   if (opts.args) args.push(...opts.args);
 
-  const proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // opts.prefix: a command wrapping the service, e.g. ['prlimit', '--nofile=64'].
+  const argv = opts.prefix ? [...opts.prefix.slice(1), bin, ...args] : args;
+  const proc = spawn(opts.prefix ? opts.prefix[0] : bin, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(proc);
   const output = [];
   const exited = new Promise((res) => proc.once('exit', (code, signal) => {
@@ -142,7 +144,10 @@ export async function startService(opts = {}) {
   }
   const parsed = parseConnectionString(cs);
   const port = Number(parsed.port);
-  const url = `http://127.0.0.1:${port}`;
+  // --tls-cert: the connection string says https (the caller's process must
+  // trust the CA, e.g. NODE_EXTRA_CA_CERTS).
+  const scheme = /^https:/i.test(parsed.endpoint || '') ? 'https' : 'http';
+  const url = `${scheme}://127.0.0.1:${port}`;
   const svc = new Service({ url, keys, proc, exited, output, connectionString: cs, parsed });
   try {
     await waitForHealth(url);

@@ -721,6 +721,71 @@ static void test_verify_garbage(void **state)
 
 /* ---- issue ----------------------------------------------------------------------------- */
 
+/*
+ * Signature comparison (docs/security.md): verification computes the HMAC
+ * itself and compares canonical base64url with CRYPTO_memcmp. Only the exact
+ * signature is accepted: not one differing in the unused trailing bits, not
+ * a truncated or extended one, not a MAC of another length.
+ */
+static void test_verify_signature_exact(void **state)
+{
+    char tok[TOKBUF];
+    char alt[TOKBUF];
+    struct hcs_principal p = {0};
+    const char *reason = NULL;
+    size_t len = sign_token(tok, H256, P_OK, "SHA256", EMU_KEY);
+    const char *sig = strrchr(tok, '.') + 1;
+    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+    (void)state;
+    assert_int_equal(strlen(sig), 43); /* 32 bytes: 2 unused bits in the last character */
+    assert_int_equal(hcs_auth_verify(&emu_keys, &default_opt, tok, len, NOW, &p, &reason), 0);
+    hcs_principal_cleanup(&p);
+
+    /* Same decoded bytes, other unused bits: libjwt's string compare refused
+     * it, so must we. */
+    memcpy(alt, tok, len + 1);
+    {
+        int v = (int)(strchr(abc, alt[len - 1]) - abc);
+        alt[len - 1] = abc[v ^ 1];
+    }
+    assert_int_equal(hcs_auth_verify(&emu_keys, &default_opt, alt, len, NOW, &p, &reason), -1);
+    assert_string_equal(reason, "bad signature");
+
+    /* Truncated by one character, extended by one. */
+    assert_int_equal(hcs_auth_verify(&emu_keys, &default_opt, tok, len - 1, NOW, &p, &reason),
+                     -1);
+    assert_string_equal(reason, "bad signature");
+    memcpy(alt, tok, len);
+    alt[len] = 'A';
+    alt[len + 1] = '\0';
+    assert_int_equal(hcs_auth_verify(&emu_keys, &default_opt, alt, len + 1, NOW, &p, &reason),
+                     -1);
+    assert_string_equal(reason, "bad signature");
+
+    /* HS256 header carrying an HS512 MAC, and the reverse. */
+    len = sign_token(alt, H256, P_OK, "SHA512", EMU_KEY);
+    assert_int_equal(hcs_auth_verify(&emu_keys, &default_opt, alt, len, NOW, &p, &reason), -1);
+    assert_string_equal(reason, "bad signature");
+    len = sign_token(alt, H512, P_OK, "SHA256", EMU_KEY);
+    assert_int_equal(hcs_auth_verify(&emu_keys, &default_opt, alt, len, NOW, &p, &reason), -1);
+    assert_string_equal(reason, "bad signature");
+
+    /* HS384 with the second of two keys verifies; with neither it does not. */
+    len = sign_token(alt, H384, P_OK, "SHA384", EMU_KEY);
+    assert_int_equal(hcs_auth_verify(&rotated_keys, &default_opt, alt, len, NOW, &p, &reason), 0);
+    hcs_principal_cleanup(&p);
+    assert_int_equal(hcs_auth_verify(&other_keys, &default_opt, alt, len, NOW, &p, &reason), -1);
+    assert_string_equal(reason, "bad signature");
+
+    /* A signature that is the right MAC under the wrong key differs in every
+     * position checked, but gets the same answer. */
+    len = sign_token(alt, H256, P_OK, "SHA256", OTHER_KEY);
+    assert_int_equal(hcs_auth_verify(&emu_keys, &default_opt, alt, len, NOW, &p, &reason), -1);
+    assert_string_equal(reason, "bad signature");
+    assert_null(p.claims);
+}
+
 static void test_issue_roundtrip(void **state)
 {
     static const struct hcs_auth_options strict = {true, 0, "/client/"};
@@ -930,6 +995,7 @@ int main(void)
         cmocka_unit_test(test_verify_key_list_edge),
         cmocka_unit_test(test_verify_too_deep),
         cmocka_unit_test(test_verify_garbage),
+        cmocka_unit_test(test_verify_signature_exact),
         cmocka_unit_test(test_issue_roundtrip),
         cmocka_unit_test(test_bearer),
         cmocka_unit_test(test_hmac_vectors),

@@ -157,6 +157,30 @@ static void test_upstream_options(void **state)
     assert_int_equal(load(&cfg, 3, bad2), HCS_CONFIG_ERROR);
 }
 
+/* --tls-cert and --tls-key come together (issue 8); default: plain http. */
+static void test_tls_options(void **state)
+{
+    (void)state;
+    fake_env_port = fake_env_keys = NULL;
+    struct hcs_config cfg;
+    char *argv0[] = {"hubcast-service", NULL};
+    assert_int_equal(load(&cfg, 1, argv0), HCS_CONFIG_RUN);
+    assert_string_equal(cfg.tls_cert, "");
+    assert_string_equal(cfg.tls_key, "");
+    hcs_config_cleanup(&cfg);
+
+    char *argv[] = {"hubcast-service", "--tls-cert", "/c.pem", "--tls-key=/k.pem", NULL};
+    assert_int_equal(load(&cfg, 4, argv), HCS_CONFIG_RUN);
+    assert_string_equal(cfg.tls_cert, "/c.pem");
+    assert_string_equal(cfg.tls_key, "/k.pem");
+    hcs_config_cleanup(&cfg);
+
+    char *only_cert[] = {"hubcast-service", "--tls-cert", "/c.pem", NULL};
+    assert_int_equal(load(&cfg, 3, only_cert), HCS_CONFIG_ERROR);
+    char *only_key[] = {"hubcast-service", "--tls-key", "/k.pem", NULL};
+    assert_int_equal(load(&cfg, 3, only_key), HCS_CONFIG_ERROR);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -165,6 +189,7 @@ int main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_help_and_version),
         cmocka_unit_test(test_upstream_options),
+        cmocka_unit_test(test_tls_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,8 @@
 /*
  * Connect/reconnect state machine (see sm.h). Pure: no I/O, no clock, no
  * allocation. Wire rules cited from signalr-protocol.md: fallback and
- * re-negotiation §2.6, redirects §2.4, handshake §3, Close §8, timers §10.
+ * re-negotiation §2.6, redirects §2.4, handshake §3, Close §8, stateful
+ * reconnect §9, timers §10.
  */
 #include "sm.h"
 
@@ -16,10 +17,15 @@ void hc__sm_init(struct hc__sm *sm, const struct hc__sm_config *cfg)
 {
     memset(sm, 0, sizeof *sm);
     sm->cfg = *cfg;
+    if (sm->cfg.binary)
+        sm->cfg.transports &= ~(unsigned)HC_TRANSPORT_SSE; /* SSE is text-only (§2.6, §6) */
+    if (sm->cfg.ack_interval_ms <= 0)
+        sm->cfg.ack_interval_ms = 1000;
     sm->state = HC_STATE_DISCONNECTED;
     sm->phase = HC__PHASE_IDLE;
     sm->deadline_handshake = sm->deadline_server = sm->deadline_ping = NEVER;
     sm->deadline_retry = sm->deadline_stop = NEVER;
+    sm->deadline_ack = sm->deadline_resume = NEVER;
 }
 
 int64_t hc__retry_delays(void *user, const struct hc_retry_info *info)
@@ -46,6 +52,7 @@ static void clear_timers(struct hc__sm *sm)
 {
     sm->deadline_handshake = sm->deadline_server = sm->deadline_ping = NEVER;
     sm->deadline_retry = sm->deadline_stop = NEVER;
+    sm->deadline_ack = sm->deadline_resume = NEVER;
 }
 
 static void change_state(struct hc__sm *sm, enum hc_state to, const char *error,
@@ -72,6 +79,8 @@ static void begin_attempt(struct hc__sm *sm, struct hc__out *out)
     sm->tried = 0;
     sm->redirects = 0;
     sm->errors[0] = '\0';
+    sm->is_offered = false;
+    sm->is_stateful = false;
     out->actions |= HC__ACT_RESET_URL;
     if (sm->cfg.skip_negotiate) {
         sm->phase = HC__PHASE_OPENING;
@@ -173,6 +182,9 @@ static void choose_transport(struct hc__sm *sm, const struct hc__ev *ev, int64_t
             continue;
         sm->tried |= t;
         sm->transport = t;
+        /* Version 2 only on WebSockets (§3, §9.2). */
+        sm->is_stateful =
+            sm->cfg.stateful && sm->is_offered && t == HC_TRANSPORT_WEBSOCKETS;
         sm->phase = HC__PHASE_OPENING;
         out->actions |= HC__ACT_OPEN;
         out->transport = t;
@@ -184,6 +196,36 @@ static void choose_transport(struct hc__sm *sm, const struct hc__ev *ev, int64_t
     else
         snprintf(msg, sizeof msg, "%s %s", HC__ERR_NO_TRANSPORT, sm->errors);
     attempt_failed(sm, msg, now, out);
+}
+
+/* Server timeout and pings for a live connection, from now. */
+static void arm_live_timers(struct hc__sm *sm, int64_t now)
+{
+    bool lp = sm->transport == HC_TRANSPORT_LONGPOLLING;
+    /* Long polling has inherent keep-alive: no pings, no server timeout (§4.4). */
+    sm->deadline_server =
+        (!lp && sm->cfg.server_timeout_ms > 0) ? now + sm->cfg.server_timeout_ms : NEVER;
+    sm->deadline_ping = (!lp && sm->cfg.keepalive_ms > 0) ? now + sm->cfg.keepalive_ms : NEVER;
+}
+
+/* The WebSocket of a stateful connection dropped without a Close frame: reopen it at
+ * once under the same connection; pending calls stay pending (§9.5, §9.6). */
+static void begin_resume(struct hc__sm *sm, int64_t now, struct hc__out *out)
+{
+    clear_timers(sm);
+    sm->phase = HC__PHASE_RESUMING;
+    sm->deadline_resume = now + sm->cfg.handshake_timeout_ms;
+    out->actions |= HC__ACT_CLOSE_TRANSPORT | HC__ACT_RESUME;
+}
+
+/* The one resume attempt failed: the connection is lost; ordinary automatic
+ * reconnect (if any) takes over, as in the JS client (§9). */
+static void resume_failed(struct hc__sm *sm, const char *why, int64_t now, struct hc__out *out)
+{
+    char msg[HC__ERR_TEXT_MAX];
+    snprintf(msg, sizeof msg, "%s: %.400s", HC__ERR_RESUME_FAILED, why && *why ? why : "error");
+    sm->is_stateful = false;
+    connection_lost(sm, msg, true, now, out);
 }
 
 static bool connecting_phase(enum hc__phase p)
@@ -207,6 +249,14 @@ static void on_tick(struct hc__sm *sm, int64_t now, struct hc__out *out)
             out->actions |= HC__ACT_SEND_PING;
             sm->deadline_ping = now + sm->cfg.keepalive_ms;
         }
+        if (now >= sm->deadline_ack) {
+            out->actions |= HC__ACT_SEND_ACK;
+            sm->deadline_ack = NEVER;
+        }
+        break;
+    case HC__PHASE_RESUMING:
+        if (now >= sm->deadline_resume)
+            resume_failed(sm, "Timed out.", now, out);
         break;
     case HC__PHASE_WAIT_RETRY:
         if (now >= sm->deadline_retry)
@@ -226,7 +276,6 @@ static void on_tick(struct hc__sm *sm, int64_t now, struct hc__out *out)
 void hc__sm_event(struct hc__sm *sm, const struct hc__ev *ev, int64_t now, struct hc__out *out)
 {
     memset(out, 0, sizeof *out);
-    bool lp = sm->transport == HC_TRANSPORT_LONGPOLLING;
     switch (ev->type) {
     case HC__EV_START:
         if (sm->phase != HC__PHASE_IDLE)
@@ -256,8 +305,10 @@ void hc__sm_event(struct hc__sm *sm, const struct hc__ev *ev, int64_t now, struc
             return;
         }
     case HC__EV_NEGOTIATED:
-        if (sm->phase == HC__PHASE_NEGOTIATING)
+        if (sm->phase == HC__PHASE_NEGOTIATING) {
+            sm->is_offered = ev->stateful;
             choose_transport(sm, ev, now, out);
+        }
         return;
     case HC__EV_REDIRECT:
         if (sm->phase != HC__PHASE_NEGOTIATING)
@@ -273,13 +324,27 @@ void hc__sm_event(struct hc__sm *sm, const struct hc__ev *ev, int64_t now, struc
             attempt_failed(sm, ev->error, now, out);
         return;
     case HC__EV_TRANSPORT_OPEN:
+        if (sm->phase == HC__PHASE_RESUMING) {
+            /* No handshake on a resumed socket: Sequence first, then the replay (§9.7). */
+            sm->phase = HC__PHASE_LIVE;
+            sm->deadline_resume = NEVER;
+            arm_live_timers(sm, now);
+            sm->deadline_ack = now + sm->cfg.ack_interval_ms;
+            out->actions |= HC__ACT_SEND_SEQUENCE;
+            return;
+        }
         if (sm->phase != HC__PHASE_OPENING)
             return;
         sm->phase = HC__PHASE_HANDSHAKING;
         sm->deadline_handshake = now + sm->cfg.handshake_timeout_ms;
         out->actions |= HC__ACT_SEND_HANDSHAKE;
+        out->handshake_version = sm->is_stateful ? 2 : 1;
         return;
     case HC__EV_TRANSPORT_FAILED:
+        if (sm->phase == HC__PHASE_RESUMING) {
+            resume_failed(sm, ev->error, now, out);
+            return;
+        }
         if (sm->phase != HC__PHASE_OPENING)
             return;
         append_error(sm, sm->transport, ev->error);
@@ -301,13 +366,9 @@ void hc__sm_event(struct hc__sm *sm, const struct hc__ev *ev, int64_t now, struc
         sm->phase = HC__PHASE_LIVE;
         sm->deadline_handshake = NEVER;
         sm->retry_attempts = 0;
-        /* Long polling has inherent keep-alive: no pings, no server timeout (§4.4). */
-        sm->deadline_server =
-            (!lp && sm->cfg.server_timeout_ms > 0) ? now + sm->cfg.server_timeout_ms : NEVER;
-        if (!lp && sm->cfg.keepalive_ms > 0) {
+        arm_live_timers(sm, now);
+        if (sm->deadline_ping != NEVER)
             out->actions |= HC__ACT_SEND_PING; /* one ping right after the handshake (§3) */
-            sm->deadline_ping = now + sm->cfg.keepalive_ms;
-        }
         change_state(sm, HC_STATE_CONNECTED, NULL, out);
         return;
     case HC__EV_HANDSHAKE_FAILED:
@@ -318,7 +379,7 @@ void hc__sm_event(struct hc__sm *sm, const struct hc__ev *ev, int64_t now, struc
         char msg[HC__ERR_TEXT_MAX] = "";
         if (ev->error != NULL && *ev->error)
             snprintf(msg, sizeof msg, "Server returned an error on close: %s", ev->error);
-        if (sm->phase == HC__PHASE_LIVE) {
+        if (sm->phase == HC__PHASE_LIVE || sm->phase == HC__PHASE_RESUMING) {
             if (!ev->allow_reconnect)
                 out->actions |= HC__ACT_SEND_CLOSE; /* reply, then close (§8) */
             connection_lost(sm, msg, ev->allow_reconnect, now, out);
@@ -331,7 +392,11 @@ void hc__sm_event(struct hc__sm *sm, const struct hc__ev *ev, int64_t now, struc
         return;
     }
     case HC__EV_TRANSPORT_CLOSED:
-        if (sm->phase == HC__PHASE_LIVE) {
+        if (sm->phase == HC__PHASE_LIVE && ev->is_drop && sm->is_stateful) {
+            begin_resume(sm, now, out);
+        } else if (sm->phase == HC__PHASE_RESUMING) {
+            resume_failed(sm, ev->error && *ev->error ? ev->error : "Connection lost.", now, out);
+        } else if (sm->phase == HC__PHASE_LIVE) {
             connection_lost(sm, ev->error && *ev->error ? ev->error : "Connection lost.", true,
                             now, out);
         } else if (sm->phase == HC__PHASE_OPENING) {
@@ -346,8 +411,13 @@ void hc__sm_event(struct hc__sm *sm, const struct hc__ev *ev, int64_t now, struc
         }
         return;
     case HC__EV_RECEIVED:
-        if (sm->phase == HC__PHASE_LIVE && sm->deadline_server != NEVER)
+        if (sm->phase != HC__PHASE_LIVE)
+            return;
+        if (sm->deadline_server != NEVER)
             sm->deadline_server = now + sm->cfg.server_timeout_ms;
+        /* Acknowledge about once a second while numbered messages arrive (§9.4). */
+        if (ev->is_trackable && sm->is_stateful && sm->deadline_ack == NEVER)
+            sm->deadline_ack = now + sm->cfg.ack_interval_ms;
         return;
     case HC__EV_SENT:
         if (sm->phase == HC__PHASE_LIVE && sm->deadline_ping != NEVER)
@@ -370,5 +440,9 @@ int64_t hc__sm_next_deadline(const struct hc__sm *sm)
         d = sm->deadline_retry;
     if (sm->deadline_stop < d)
         d = sm->deadline_stop;
+    if (sm->deadline_ack < d)
+        d = sm->deadline_ack;
+    if (sm->deadline_resume < d)
+        d = sm->deadline_resume;
     return d;
 }

@@ -3,7 +3,12 @@
  * actions out (STYLE.md section 1). It decides when to negotiate, which
  * transport to open next (fallback in the server's order, re-negotiating
  * between attempts like the JS client), when the handshake, keep-alive and
- * server timeouts fire, and when and how often to reconnect.
+ * server timeouts fire, and when and how often to reconnect. With stateful
+ * reconnect (signalr-protocol.md section 9) it also decides when a dropped
+ * WebSocket is resumed under the same connection (no negotiate, no
+ * handshake), when that resume has failed and ordinary reconnect takes over,
+ * and when an Ack is due (~1 s after trackable messages arrived). The message
+ * numbering itself lives in seq.h.
  *
  * It knows no sockets, clock or strings beyond error texts: time arrives as
  * `now_ms` with each event; the edge (src/edge/client.c) performs the
@@ -30,12 +35,14 @@ enum hc__phase {
     HC__PHASE_LIVE,
     HC__PHASE_WAIT_RETRY, /* Reconnecting, waiting for the next attempt */
     HC__PHASE_STOPPING,   /* Disconnecting: Close sent, waiting for the transport to end */
+    HC__PHASE_RESUMING,   /* stateful reconnect: reopening the WebSocket (state stays Connected) */
 };
 
 enum hc__ev_type {
     HC__EV_START,
     HC__EV_STOP,
-    HC__EV_NEGOTIATED,       /* transports, n_transports: the server's list */
+    HC__EV_NEGOTIATED,       /* transports, n_transports: the server's list; stateful: the
+                                server answered useStatefulReconnect:true */
     HC__EV_REDIRECT,         /* the edge switched URL/token; negotiate again */
     HC__EV_NEGOTIATE_FAILED, /* error */
     HC__EV_TRANSPORT_OPEN,
@@ -43,8 +50,10 @@ enum hc__ev_type {
     HC__EV_HANDSHAKE_OK,
     HC__EV_HANDSHAKE_FAILED, /* error */
     HC__EV_CLOSE_MESSAGE,    /* server Close record: error (may be NULL), allow_reconnect */
-    HC__EV_TRANSPORT_CLOSED, /* an open transport ended; error (NULL = clean) */
-    HC__EV_RECEIVED,         /* a hub message arrived (resets the server timeout) */
+    HC__EV_TRANSPORT_CLOSED, /* an open transport ended; error (NULL = clean); is_drop: a
+                                WebSocket that ended without a Close frame (section 9.5) */
+    HC__EV_RECEIVED,         /* a hub message arrived (resets the server timeout); is_trackable:
+                                a numbered message that was processed (an Ack becomes due) */
     HC__EV_SENT,             /* hub data was written (resets the keep-alive timer) */
     HC__EV_TICK,             /* time passed: check deadlines */
 };
@@ -55,6 +64,9 @@ struct hc__ev {
     bool allow_reconnect;
     const unsigned *transports;
     size_t n_transports;
+    bool stateful;
+    bool is_drop;
+    bool is_trackable;
 };
 
 /* Actions, performed by the edge in this bit order. */
@@ -65,8 +77,13 @@ struct hc__ev {
 #define HC__ACT_RESET_URL (1u << 4)       /* new connection attempt: back to the base URL */
 #define HC__ACT_NEGOTIATE (1u << 5)       /* POST …/negotiate at the current URL */
 #define HC__ACT_OPEN (1u << 6)            /* open out.transport (no token when skip-negotiate) */
-#define HC__ACT_SEND_HANDSHAKE (1u << 7)
+#define HC__ACT_SEND_HANDSHAKE (1u << 7) /* with out.handshake_version (2: stateful) */
 #define HC__ACT_SEND_PING (1u << 8)
+#define HC__ACT_RESUME (1u << 9)        /* reopen the WebSocket: same URL and connection token,
+                                           fresh access token; no negotiate, no handshake */
+#define HC__ACT_SEND_SEQUENCE (1u << 10) /* resumed: write Sequence, replay unacked, resume sends;
+                                            drop received messages until the peer's Sequence */
+#define HC__ACT_SEND_ACK (1u << 11)      /* queue an Ack for what was processed, if any */
 
 struct hc__out {
     unsigned actions;
@@ -75,6 +92,7 @@ struct hc__out {
     enum hc_state state;
     const char *error;      /* HC__ACT_STATE: NULL or why; borrowed from the sm until the next event */
     const char *fail_error; /* HC__ACT_FAIL_PENDING: the error pending invocations get */
+    int handshake_version;  /* HC__ACT_SEND_HANDSHAKE: 1, or 2 for stateful reconnect */
 };
 
 /* Reconnect policy: delay in ms or -1 to stop. */
@@ -89,6 +107,9 @@ struct hc__sm_config {
     int64_t stop_timeout_ms;   /* how long Disconnecting waits for the transport */
     hc__retry_policy retry;    /* NULL = no automatic reconnect */
     void *retry_user;
+    bool binary;               /* MessagePack: needs binary transports, so never SSE (2.6) */
+    bool stateful;             /* ask for stateful reconnect (useStatefulReconnect=true) */
+    int64_t ack_interval_ms;   /* Ack delay after trackable messages arrive (0: 1000) */
 };
 
 struct hc__sm {
@@ -105,6 +126,10 @@ struct hc__sm {
     int64_t deadline_ping;
     int64_t deadline_retry;
     int64_t deadline_stop;
+    int64_t deadline_ack;
+    int64_t deadline_resume;
+    bool is_offered;  /* the last negotiate answered useStatefulReconnect:true */
+    bool is_stateful; /* the current connection uses stateful reconnect (WebSockets, v2) */
     char error[HC__ERR_TEXT_MAX]; /* last error text */
     char errors[HC__ERR_TEXT_MAX]; /* per-transport failures of this attempt */
     char fail_error[HC__ERR_TEXT_MAX];
@@ -136,5 +161,6 @@ int64_t hc__retry_delays(void *user, const struct hc_retry_info *info);
     "None of the transports supported by the client are supported by the server."
 #define HC__ERR_REDIRECTS "Negotiate redirection limit exceeded."
 #define HC__ERR_STOPPED "Invocation canceled due to the underlying connection being closed."
+#define HC__ERR_RESUME_FAILED "Stateful reconnect failed"
 
 #endif

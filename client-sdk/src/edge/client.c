@@ -16,6 +16,17 @@
  *   handshake reply comes first, hub messages may follow in the same frame).
  * - Stale transports (an abandoned attempt) are recognised by pointer
  *   (wsi != c->wsi, req != c->sse …) and ignored.
+ * - Hub protocol: JSON or MessagePack (signalr-protocol.md sections 5, 6).
+ *   The handshake is JSON either way; afterwards MessagePack records are
+ *   VarInt-framed, go in binary WebSocket frames and octet-stream bodies. The
+ *   public API stays JSON text: arguments are converted with hcproto's
+ *   JSON <-> MessagePack converters on the way out and decoded into the same
+ *   cJSON trees as JSON on the way in.
+ * - Stateful reconnect (section 9): once a version-2 handshake is sent, every
+ *   trackable message queued goes through `seq` (numbered, kept until the
+ *   server's Ack) under `lock`; while a dropped WebSocket is being resumed
+ *   (`resuming`) such messages wait in `seq` only and are written after the
+ *   Sequence record on the new socket.
  */
 #include <curl/curl.h>
 #include <inttypes.h>
@@ -29,16 +40,18 @@
 #include "hcp/client.h"
 #include "hcp/common.h"
 #include "hcp/json.h"
+#include "hcp/msgpack.h"
 #include "hcp/negotiate.h"
 #include "hcp/text.h"
 
 #include "../core/calls.h"
+#include "../core/seq.h"
 #include "../core/sm.h"
 #include "hubcast.h"
 
 #define MAX_HEADERS 32
 #define MAX_EVENTS 64
-#define USER_AGENT "libhubcast/1.0.0 (SignalR JSON client)"
+#define USER_AGENT "libhubcast/1.1.0 (SignalR client)"
 
 enum req_kind { REQ_NEGOTIATE, REQ_SSE, REQ_POLL, REQ_POST, REQ_DETACHED };
 
@@ -63,6 +76,8 @@ struct queued_ev {
     bool allow_reconnect;
     unsigned transports[3];
     size_t n_transports;
+    bool stateful; /* NEGOTIATED */
+    bool is_drop;  /* TRANSPORT_CLOSED */
 };
 
 struct header {
@@ -92,6 +107,9 @@ struct hc_client {
     enum hc_log_level log_level;
     hc_state_fn state_fn;
     void *state_user;
+    enum hc_protocol protocol;
+    bool stateful;         /* ask for stateful reconnect */
+    size_t stateful_buffer;
 
     /* shared with other threads, under lock */
     pthread_mutex_t lock;
@@ -104,6 +122,9 @@ struct hc_client {
     bool cmd_start, cmd_stop;
     bool thread_running, thread_quit;
     pthread_t thread;
+    struct hc__seq seq;    /* stateful reconnect bookkeeping */
+    bool tracking;         /* the connection uses stateful reconnect */
+    bool resuming;         /* the WebSocket is being reopened: sends wait in seq */
 
     /* driving thread only */
     struct hc__sm sm;
@@ -111,6 +132,7 @@ struct hc_client {
     struct lws *wsi;
     bool ws_connecting, ws_sync_failed;
     bool ws_close_req;
+    bool ws_peer_close;  /* the server sent a Close frame */
     int ws_close_code;
     char ws_close_reason[128];
     struct hcp_buf ws_tx;
@@ -191,6 +213,24 @@ static void raise_ev(struct hc_client *c, enum hc__ev_type type, const char *err
         snprintf(ev.error, sizeof ev.error, "%s", error);
     }
     queue_event(c, &ev);
+}
+
+static void raise_closed(struct hc_client *c, const char *error, bool is_drop)
+{
+    struct queued_ev ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = HC__EV_TRANSPORT_CLOSED;
+    ev.is_drop = is_drop;
+    if (error) {
+        ev.has_error = true;
+        snprintf(ev.error, sizeof ev.error, "%s", error);
+    }
+    queue_event(c, &ev);
+}
+
+static bool is_mp(const struct hc_client *c)
+{
+    return c->protocol == HC_PROTOCOL_MESSAGEPACK;
 }
 
 static void raise_data(struct hc_client *c)
@@ -395,7 +435,7 @@ static void start_negotiate(struct hc_client *c)
     refresh_token(c);
     struct hcp_buf url;
     hcp_buf_init(&url, 0);
-    if (hcp_client_negotiate_url(&url, c->cur_url, false) != HCP_OK) {
+    if (hcp_client_negotiate_url(&url, c->cur_url, c->stateful) != HCP_OK) {
         hcp_buf_cleanup(&url);
         raise_ev(c, HC__EV_NEGOTIATE_FAILED, "Failed to build the negotiate URL.");
         return;
@@ -466,8 +506,10 @@ static void negotiate_done(struct hc_client *c, struct req *r, CURLcode res)
         ev.type = HC__EV_NEGOTIATED;
         ev.n_transports = nr.n_transports;
         memcpy(ev.transports, nr.transports, sizeof ev.transports);
-        logf_(c, HC_LOG_INFO, "negotiate: connection %s, %zu transport(s)",
-              nr.connection_id ? nr.connection_id : "?", nr.n_transports);
+        ev.stateful = nr.stateful_reconnect;
+        logf_(c, HC_LOG_INFO, "negotiate: connection %s, %zu transport(s)%s",
+              nr.connection_id ? nr.connection_id : "?", nr.n_transports,
+              nr.stateful_reconnect ? ", stateful reconnect" : "");
         queue_event(c, &ev);
         break;
     }
@@ -502,7 +544,9 @@ static void ws_write(struct hc_client *c, struct lws *wsi, int *out_rc)
         return;
     }
     if (n) {
-        int w = lws_write(wsi, c->ws_tx.data + LWS_PRE, n, LWS_WRITE_TEXT);
+        /* MessagePack records go in binary frames; the JSON handshake in a text one (§3). */
+        bool text = !is_mp(c) || !c->handshake_done;
+        int w = lws_write(wsi, c->ws_tx.data + LWS_PRE, n, text ? LWS_WRITE_TEXT : LWS_WRITE_BINARY);
         if (w < (int)n) {
             *out_rc = -1;
             return;
@@ -578,6 +622,7 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
         if (current) {
             c->ws_close_code = 0;
             c->ws_close_reason[0] = '\0';
+            c->ws_peer_close = false;
             raise_ev(c, HC__EV_TRANSPORT_OPEN, NULL);
         }
         return 0;
@@ -593,6 +638,8 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
         raise_data(c);
         return 0;
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        if (current)
+            c->ws_peer_close = true;
         if (current && len >= 2) {
             const unsigned char *b = in;
             c->ws_close_code = (b[0] << 8) | b[1];
@@ -614,7 +661,11 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
                 snprintf(msg, sizeof msg, "WebSocket closed with status code: %d (%s).",
                          c->ws_close_code, c->ws_close_reason);
             c->wsi = NULL;
-            raise_ev(c, HC__EV_TRANSPORT_CLOSED, *msg ? msg : NULL);
+            /* Ended without a Close frame either way: a drop, resumable (§9.5). */
+            bool is_drop = !c->ws_peer_close && !c->ws_close_req;
+            if (is_drop && !*msg)
+                snprintf(msg, sizeof msg, "WebSocket closed without a Close frame.");
+            raise_closed(c, *msg ? msg : NULL, is_drop);
         }
         return 0;
     default:
@@ -665,6 +716,7 @@ static void open_ws(struct hc_client *c)
                                  LCCSCF_ALLOW_EXPIRED | LCCSCF_ALLOW_INSECURE;
     }
     c->ws_close_req = false;
+    c->ws_peer_close = false;
     hcp_buf_reset(&c->inbuf);
     /* May call CLIENT_CONNECTION_ERROR synchronously (ws_sync_failed). */
     c->wsi = NULL;
@@ -769,7 +821,8 @@ static void kick_post(struct hc_client *c)
     int rc = transport_url(c, &url, NULL, NULL);
     struct req *r = rc == HCP_OK ? req_new(c, REQ_POST, hcp_buf_cstr(&url), true) : NULL;
     hcp_buf_cleanup(&url);
-    if (r == NULL || add_header(&r->hdrs, "Content-Type", "text/plain;charset=UTF-8") != HC_OK) {
+    const char *ctype = is_mp(c) ? "application/octet-stream" : "text/plain;charset=UTF-8";
+    if (r == NULL || add_header(&r->hdrs, "Content-Type", ctype) != HC_OK) {
         req_free(c, r);
         raise_ev(c, HC__EV_TRANSPORT_CLOSED, "Out of memory.");
         return;
@@ -949,29 +1002,137 @@ static void fail_calls(struct hc_client *c, const char *error)
     hc__calls_free_list(all);
 }
 
-static void enqueue_record(struct hc_client *c, int (*enc)(struct hcp_buf *))
+static int map_buf_err(int rc)
 {
+    if (rc == HCP_ERR_TOO_LARGE)
+        return HC_ERR_TOO_LARGE;
+    if (rc == HCP_ERR_MALFORMED || rc == HCP_ERR_INVALID)
+        return HC_ERR_INVALID;
+    return HC_ERR_NOMEM;
+}
+
+/* Encoders of the client's hub protocol; each appends one framed record to b. */
+static int enc_invocation(const struct hc_client *c, struct hcp_buf *b, const char *id,
+                          const char *method, const char *args)
+{
+    size_t ml = strlen(method), al = strlen(args);
+    return is_mp(c) ? hcp_msgpack_encode_invocation(b, id, method, ml, args, al)
+                    : hcp_json_encode_invocation(b, id, method, ml, args, al);
+}
+
+static int enc_stream_invocation(const struct hc_client *c, struct hcp_buf *b, const char *id,
+                                 const char *method, const char *args)
+{
+    return is_mp(c) ? hcp_msgpack_encode_stream_invocation(b, id, method, strlen(method), args,
+                                                           strlen(args))
+                    : hcp_client_encode_stream_invocation(b, id, method, args, strlen(args));
+}
+
+static int enc_cancel(const struct hc_client *c, struct hcp_buf *b, const char *id)
+{
+    return is_mp(c) ? hcp_msgpack_encode_cancel(b, id) : hcp_client_encode_cancel(b, id);
+}
+
+static int enc_completion(const struct hc_client *c, struct hcp_buf *b, const char *id,
+                          const char *result, const char *error)
+{
+    size_t rl = result ? strlen(result) : 0;
+    return is_mp(c) ? hcp_msgpack_encode_completion(b, id, result, rl, error)
+                    : hcp_json_encode_completion(b, id, result, rl, error);
+}
+
+/*
+ * Queue one encoded hub message (lock held). A trackable message of a
+ * stateful connection is numbered and kept for replay first (seq.h); while
+ * the WebSocket is being resumed it waits there only. HC_ERR_TOO_LARGE when
+ * the send queue or the replay buffer is full; nothing is queued then.
+ */
+static int queue_locked(struct hc_client *c, const struct hcp_buf *rec, bool trackable)
+{
+    if (c->tracking && trackable) {
+        int rc = hc__seq_push(&c->seq, rec->data, rec->len);
+        if (rc != HC_OK || c->resuming)
+            return rc;
+        rc = hcp_buf_append(&c->outq, rec->data, rec->len);
+        if (rc != HCP_OK) {
+            hc__seq_unpush(&c->seq);
+            return map_buf_err(rc);
+        }
+        return HC_OK;
+    }
+    if (c->resuming)
+        return HC_OK; /* control records for a socket that is gone */
+    int rc = hcp_buf_append(&c->outq, rec->data, rec->len);
+    return rc == HCP_OK ? HC_OK : map_buf_err(rc);
+}
+
+enum control { CTL_PING, CTL_CLOSE, CTL_HANDSHAKE_V1, CTL_HANDSHAKE_V2 };
+
+static void enqueue_control(struct hc_client *c, enum control kind)
+{
+    bool mp = is_mp(c);
+    const char *proto = mp ? "messagepack" : "json";
     pthread_mutex_lock(&c->lock);
-    int rc = enc(&c->outq);
+    int rc = HCP_OK;
+    if (!c->resuming) {
+        switch (kind) {
+        case CTL_PING:
+            rc = mp ? hcp_msgpack_encode_ping(&c->outq) : hcp_json_encode_ping(&c->outq);
+            break;
+        case CTL_CLOSE:
+            rc = mp ? hcp_msgpack_encode_close(&c->outq, NULL, false)
+                    : hcp_json_encode_close(&c->outq, NULL, false);
+            break;
+        case CTL_HANDSHAKE_V1:
+        case CTL_HANDSHAKE_V2:
+            /* Always JSON, whatever the hub protocol (§3). */
+            rc = hcp_client_encode_handshake(&c->outq, proto, kind == CTL_HANDSHAKE_V2 ? 2 : 1);
+            break;
+        }
+    }
     pthread_mutex_unlock(&c->lock);
     if (rc != HCP_OK)
         logf_(c, HC_LOG_WARN, "send queue full; dropping a control record");
     wake(c);
 }
 
-static int enc_ping(struct hcp_buf *b)
+/* Resumed WebSocket (§9.7): our Sequence first, then every unacknowledged message in
+ * order; what the app sent meanwhile is among them. Replaces whatever was queued. */
+static void send_sequence(struct hc_client *c)
 {
-    return hcp_json_encode_ping(b);
+    pthread_mutex_lock(&c->lock);
+    hcp_buf_reset(&c->outq);
+    uint64_t from = hc__seq_resume_from(&c->seq);
+    int rc = is_mp(c) ? hcp_msgpack_encode_sequence(&c->outq, from)
+                      : hcp_json_encode_sequence(&c->outq, from);
+    size_t n = 0;
+    for (const struct hc__seq_msg *m = hc__seq_replay_head(&c->seq); m && rc == HCP_OK;
+         m = m->next, n++)
+        rc = hcp_buf_append(&c->outq, m->data, m->len);
+    c->resuming = false;
+    pthread_mutex_unlock(&c->lock);
+    if (rc != HCP_OK) {
+        raise_closed(c, "Could not queue the stateful reconnect replay.", false);
+        return;
+    }
+    logf_(c, HC_LOG_NOTICE, "websockets: resumed; sequence %" PRIu64 ", %zu message(s) replayed",
+          from, n);
+    wake(c);
 }
 
-static int enc_close(struct hcp_buf *b)
+/* Acknowledge what was processed since the last Ack (§9.4). */
+static void send_ack(struct hc_client *c)
 {
-    return hcp_json_encode_close(b, NULL, false);
-}
-
-static int enc_handshake(struct hcp_buf *b)
-{
-    return hcp_client_encode_handshake(b, "json", 1);
+    pthread_mutex_lock(&c->lock);
+    uint64_t id;
+    if (c->tracking && !c->resuming && hc__seq_ack_due(&c->seq, &id)) {
+        int rc = is_mp(c) ? hcp_msgpack_encode_ack(&c->outq, id)
+                          : hcp_json_encode_ack(&c->outq, id);
+        if (rc == HCP_OK)
+            hc__seq_rx_acked(&c->seq, id);
+    }
+    pthread_mutex_unlock(&c->lock);
+    wake(c);
 }
 
 static void close_transport(struct hc_client *c, bool graceful)
@@ -999,12 +1160,12 @@ static void perform(struct hc_client *c, const struct hc__out *out)
             pthread_mutex_unlock(&c->lock);
         }
         if (a & HC__ACT_SEND_CLOSE)
-            enqueue_record(c, enc_close);
+            enqueue_control(c, CTL_CLOSE);
         close_transport(c, graceful);
         c->transport_up = false;
         c->input_closed = true;
     } else if (a & HC__ACT_SEND_CLOSE) {
-        enqueue_record(c, enc_close);
+        enqueue_control(c, CTL_CLOSE);
     }
     if (a & HC__ACT_FAIL_PENDING)
         fail_calls(c, out->fail_error);
@@ -1029,6 +1190,9 @@ static void perform(struct hc_client *c, const struct hc__out *out)
         pthread_mutex_lock(&c->lock);
         c->conn_id[0] = '\0';
         hcp_buf_reset(&c->outq);
+        c->tracking = false;
+        c->resuming = false;
+        hc__seq_reset(&c->seq);
         pthread_mutex_unlock(&c->lock);
     }
     if (a & HC__ACT_NEGOTIATE)
@@ -1049,10 +1213,33 @@ static void perform(struct hc_client *c, const struct hc__out *out)
     }
     if (a & HC__ACT_SEND_HANDSHAKE) {
         c->transport_up = true;
-        enqueue_record(c, enc_handshake);
+        bool v2 = out->handshake_version == 2;
+        pthread_mutex_lock(&c->lock);
+        c->tracking = v2;
+        c->resuming = false;
+        hc__seq_reset(&c->seq);
+        pthread_mutex_unlock(&c->lock);
+        enqueue_control(c, v2 ? CTL_HANDSHAKE_V2 : CTL_HANDSHAKE_V1);
     }
     if (a & HC__ACT_SEND_PING)
-        enqueue_record(c, enc_ping);
+        enqueue_control(c, CTL_PING);
+    if (a & HC__ACT_RESUME) {
+        logf_(c, HC_LOG_NOTICE, "websockets: connection dropped; resuming (stateful reconnect)");
+        pthread_mutex_lock(&c->lock);
+        c->resuming = true;
+        hc__seq_rx_resumed(&c->seq);
+        pthread_mutex_unlock(&c->lock);
+        refresh_token(c);
+        c->transport_up = false;
+        c->input_closed = false;
+        open_ws(c);
+    }
+    if (a & HC__ACT_SEND_SEQUENCE) {
+        c->transport_up = true;
+        send_sequence(c);
+    }
+    if (a & HC__ACT_SEND_ACK)
+        send_ack(c);
 }
 
 static void feed(struct hc_client *c, const struct hc__ev *ev)
@@ -1063,12 +1250,27 @@ static void feed(struct hc_client *c, const struct hc__ev *ev)
         perform(c, &out);
 }
 
+static void feed_ev(struct hc_client *c, enum hc__ev_type type, const char *error)
+{
+    struct hc__ev ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = type;
+    ev.error = error;
+    feed(c, &ev);
+}
+
 static void send_completion(struct hc_client *c, const char *id, const char *result,
                             const char *error)
 {
-    pthread_mutex_lock(&c->lock);
-    int rc = hcp_json_encode_completion(&c->outq, id, result, result ? strlen(result) : 0, error);
-    pthread_mutex_unlock(&c->lock);
+    struct hcp_buf rec;
+    hcp_buf_init(&rec, 0);
+    int rc = enc_completion(c, &rec, id, result, error);
+    if (rc == HCP_OK) {
+        pthread_mutex_lock(&c->lock);
+        rc = queue_locked(c, &rec, true);
+        pthread_mutex_unlock(&c->lock);
+    }
+    hcp_buf_cleanup(&rec);
     if (rc != HCP_OK)
         logf_(c, HC_LOG_WARN, "could not queue the completion for invocation %s", id);
     wake(c);
@@ -1141,57 +1343,108 @@ static void dispatch_completion(struct hc_client *c, const struct hcp_msg *m)
     hc__calls_free_list(k);
 }
 
+/*
+ * Stateful reconnect on receive (§9.8): honour the server's Ack and Sequence,
+ * drop what a resumed socket sends before its Sequence and replayed
+ * duplicates. Returns true when m should be dispatched; *out_tracked tells
+ * whether it was a numbered message (an Ack becomes due).
+ */
+static bool sequencing(struct hc_client *c, const struct hcp_msg *m, bool *out_tracked)
+{
+    *out_tracked = false;
+    if (!c->tracking)
+        return true;
+    bool bad = false, dispatch = false;
+    pthread_mutex_lock(&c->lock);
+    if (m->type == HCP_MSG_SEQUENCE) {
+        bad = !m->has_sequence_id || m->sequence_id < 1 ||
+              hc__seq_rx_sequence(&c->seq, (uint64_t)m->sequence_id) != HC_OK;
+    } else if (m->type == HCP_MSG_ACK) {
+        if (m->has_sequence_id && m->sequence_id > 0)
+            hc__seq_on_ack(&c->seq, (uint64_t)m->sequence_id);
+    } else {
+        dispatch = hc__seq_rx_message(&c->seq, m->type) == HC__SEQ_PROCESS;
+        *out_tracked = dispatch && hc__seq_is_trackable(m->type);
+    }
+    pthread_mutex_unlock(&c->lock);
+    if (bad) {
+        /* The JS client's text; the connection ends (ordinary reconnect may follow). */
+        hcp_buf_reset(&c->inbuf);
+        c->input_closed = true;
+        feed_ev(c, HC__EV_TRANSPORT_CLOSED,
+                "Sequence ID greater than amount of messages we've received.");
+    }
+    return dispatch;
+}
+
 static void process_input(struct hc_client *c)
 {
     while (!c->input_closed && c->inbuf.len > 0) {
-        size_t rec_len = 0;
-        int n = hcp_json_record_next(c->inbuf.data, c->inbuf.len, c->max_message, &rec_len);
+        size_t rec_len = 0, off = 0;
+        int n;
+        /* The handshake reply is a JSON record even with MessagePack (§3); then VarInt
+         * framing (§6). */
+        bool mp = is_mp(c) && c->handshake_done;
+        if (mp)
+            n = hcp_msgpack_record_next(c->inbuf.data, c->inbuf.len, c->max_message, &off,
+                                        &rec_len);
+        else
+            n = hcp_json_record_next(c->inbuf.data, c->inbuf.len, c->max_message, &rec_len);
         if (n == HCP_ERR_INCOMPLETE)
             return;
         if (n < 0) {
             hcp_buf_reset(&c->inbuf);
-            struct hc__ev ev = {HC__EV_TRANSPORT_CLOSED,
-                                "The server sent a message larger than the limit.", false, NULL,
-                                0};
-            feed(c, &ev);
+            feed_ev(c, HC__EV_TRANSPORT_CLOSED,
+                    n == HCP_ERR_TOO_LARGE ? "The server sent a message larger than the limit."
+                                           : "Invalid message from the server: bad length prefix");
             return;
         }
-        const char *rec = (const char *)c->inbuf.data;
+        const uint8_t *rec = c->inbuf.data + off;
         if (!c->handshake_done) {
             char err[HC__ERR_TEXT_MAX];
-            int rc = hcp_client_handshake_decode(rec, rec_len, err, sizeof err);
+            int rc = hcp_client_handshake_decode((const char *)rec, rec_len, err, sizeof err);
             hcp_buf_consume(&c->inbuf, (size_t)n);
             if (c->sm.phase != HC__PHASE_HANDSHAKING)
                 continue;
             if (rc == HCP_OK) {
                 c->handshake_done = true;
-                logf_(c, HC_LOG_INFO, "handshake complete on %s",
-                      hcp_client_transport_name(c->transport));
-                struct hc__ev ev = {HC__EV_HANDSHAKE_OK, NULL, false, NULL, 0};
-                feed(c, &ev);
+                logf_(c, HC_LOG_INFO, "handshake complete on %s (%s%s)",
+                      hcp_client_transport_name(c->transport), is_mp(c) ? "messagepack" : "json",
+                      c->tracking ? ", stateful reconnect" : "");
+                feed_ev(c, HC__EV_HANDSHAKE_OK, NULL);
             } else {
                 char msg[HC__ERR_TEXT_MAX + 64];
                 snprintf(msg, sizeof msg, "Server returned handshake error: %s", err);
-                struct hc__ev ev = {HC__EV_HANDSHAKE_FAILED, msg, false, NULL, 0};
-                feed(c, &ev);
+                feed_ev(c, HC__EV_HANDSHAKE_FAILED, msg);
             }
             continue;
         }
         struct hcp_msg m;
         const char *reason = NULL;
-        int rc = hcp_json_msg_decode(rec, rec_len, &m, &reason);
+        int rc = mp ? hcp_msgpack_msg_decode(rec, rec_len, &m, &reason)
+                    : hcp_json_msg_decode((const char *)rec, rec_len, &m, &reason);
         hcp_buf_consume(&c->inbuf, (size_t)n);
         if (rc != HCP_OK) {
             char msg[HC__ERR_TEXT_MAX];
             snprintf(msg, sizeof msg, "Invalid message from the server: %s", reason);
             hcp_buf_reset(&c->inbuf);
-            struct hc__ev ev = {HC__EV_TRANSPORT_CLOSED, msg, false, NULL, 0};
-            feed(c, &ev);
+            feed_ev(c, HC__EV_TRANSPORT_CLOSED, msg);
             return;
         }
-        struct hc__ev rx = {HC__EV_RECEIVED, NULL, false, NULL, 0};
+        bool tracked = false;
+        bool dispatch = sequencing(c, &m, &tracked);
+        struct hc__ev rx;
+        memset(&rx, 0, sizeof rx);
+        rx.type = HC__EV_RECEIVED;
+        rx.is_trackable = tracked;
         feed(c, &rx);
-        logf_(c, HC_LOG_DEBUG, "received %s", hcp_msg_type_name(m.type));
+        bool control = m.type == HCP_MSG_SEQUENCE || m.type == HCP_MSG_ACK;
+        logf_(c, HC_LOG_DEBUG, "received %s%s", hcp_msg_type_name(m.type),
+              dispatch || control ? "" : " (dropped)");
+        if (!dispatch || c->input_closed) {
+            hcp_msg_cleanup(&m);
+            continue;
+        }
         switch (m.type) {
         case HCP_MSG_INVOCATION:
             dispatch_invocation(c, &m);
@@ -1204,7 +1457,11 @@ static void process_input(struct hc_client *c)
             break;
         case HCP_MSG_CLOSE: {
             c->input_closed = true;
-            struct hc__ev ev = {HC__EV_CLOSE_MESSAGE, m.error, m.allow_reconnect, NULL, 0};
+            struct hc__ev ev;
+            memset(&ev, 0, sizeof ev);
+            ev.type = HC__EV_CLOSE_MESSAGE;
+            ev.error = m.error;
+            ev.allow_reconnect = m.allow_reconnect;
             feed(c, &ev);
             break;
         }
@@ -1226,18 +1483,13 @@ static void pump(struct hc_client *c)
         bool start = c->cmd_start, stop = c->cmd_stop;
         c->cmd_start = c->cmd_stop = false;
         pthread_mutex_unlock(&c->lock);
-        if (start) {
-            struct hc__ev ev = {HC__EV_START, NULL, false, NULL, 0};
-            feed(c, &ev);
-        }
-        if (stop) {
-            struct hc__ev ev = {HC__EV_STOP, NULL, false, NULL, 0};
-            feed(c, &ev);
-        }
+        if (start)
+            feed_ev(c, HC__EV_START, NULL);
+        if (stop)
+            feed_ev(c, HC__EV_STOP, NULL);
         if (c->n_events == 0) {
             if (hc__sm_next_deadline(&c->sm) <= now_ms()) {
-                struct hc__ev ev = {HC__EV_TICK, NULL, false, NULL, 0};
-                feed(c, &ev);
+                feed_ev(c, HC__EV_TICK, NULL);
                 if (c->n_events == 0 && hc__sm_next_deadline(&c->sm) <= now_ms())
                     break;
                 continue;
@@ -1251,8 +1503,15 @@ static void pump(struct hc_client *c)
             process_input(c);
             continue;
         }
-        struct hc__ev ev = {q.type, q.has_error ? q.error : NULL, q.allow_reconnect,
-                            q.transports, q.n_transports};
+        struct hc__ev ev;
+        memset(&ev, 0, sizeof ev);
+        ev.type = q.type;
+        ev.error = q.has_error ? q.error : NULL;
+        ev.allow_reconnect = q.allow_reconnect;
+        ev.transports = q.transports;
+        ev.n_transports = q.n_transports;
+        ev.stateful = q.stateful;
+        ev.is_drop = q.is_drop;
         feed(c, &ev);
     }
     kick_post(c);
@@ -1401,7 +1660,7 @@ unsigned hc_version(void)
 
 const char *hc_version_string(void)
 {
-    return "1.0.0";
+    return "1.1.0";
 }
 
 const char *hc_strerror(int err)
@@ -1485,6 +1744,8 @@ hc_client *hc_client_new(const char *url)
     hcp_buf_init(&c->inbuf, c->max_message * 2 + 16);
     hcp_buf_init(&c->ws_tx, 0);
     hcp_sse_init(&c->sse_parser, c->max_message + 1024);
+    c->stateful_buffer = HC__SEQ_DEFAULT_BUFFER;
+    hc__seq_init(&c->seq, c->stateful_buffer);
     c->multi = curl_multi_init();
     if (c->multi == NULL)
         goto fail;
@@ -1507,6 +1768,8 @@ static void init_sm(struct hc_client *c)
         .stop_timeout_ms = 1000,
         .retry = c->retry_fn ? c->retry_fn : hc__retry_delays,
         .retry_user = c->retry_fn ? c->retry_user : &c->delays,
+        .binary = is_mp(c),
+        .stateful = c->stateful,
     };
     if (!c->retry_fn && c->delays.n == 0)
         cfg.retry = NULL;
@@ -1554,6 +1817,7 @@ void hc_client_free(hc_client *c)
     hcp_buf_cleanup(&c->inbuf);
     hcp_buf_cleanup(&c->ws_tx);
     hcp_sse_cleanup(&c->sse_parser);
+    hc__seq_cleanup(&c->seq);
     pthread_mutex_destroy(&c->lock);
     hcp_free(c);
 }
@@ -1742,6 +2006,36 @@ int hc_client_set_log_fn(hc_client *c, hc_log_fn fn, void *user, enum hc_log_lev
     return rc;
 }
 
+int hc_client_set_protocol(hc_client *c, enum hc_protocol protocol)
+{
+    int rc = config_check(c);
+    if (rc != HC_OK)
+        return rc;
+    if (protocol != HC_PROTOCOL_JSON && protocol != HC_PROTOCOL_MESSAGEPACK)
+        return HC_ERR_INVALID;
+    c->protocol = protocol;
+    return HC_OK;
+}
+
+int hc_client_set_stateful_reconnect(hc_client *c, bool enable)
+{
+    int rc = config_check(c);
+    if (rc == HC_OK)
+        c->stateful = enable;
+    return rc;
+}
+
+int hc_client_set_stateful_reconnect_buffer(hc_client *c, size_t bytes)
+{
+    int rc = config_check(c);
+    if (rc != HC_OK)
+        return rc;
+    if (bytes < 1024 || bytes > (size_t)1 << 30)
+        return HC_ERR_INVALID;
+    c->stateful_buffer = bytes;
+    return HC_OK;
+}
+
 int hc_client_set_state_fn(hc_client *c, hc_state_fn fn, void *user)
 {
     int rc = config_check(c);
@@ -1761,6 +2055,12 @@ int hc_client_start(hc_client *c)
         return rc;
     if (c->skip_negotiate && c->transports != HC_TRANSPORT_WEBSOCKETS)
         return HC_ERR_INVALID;
+    /* MessagePack needs a binary transport: Server-Sent Events alone cannot carry it. */
+    if (is_mp(c) && (c->transports & ~(unsigned)HC_TRANSPORT_SSE) == 0)
+        return HC_ERR_INVALID;
+    /* The replay of a resumed socket goes through the send queue too. */
+    c->outq.max = c->max_message + (c->stateful ? c->stateful_buffer : 0);
+    c->seq.max_bytes = c->stateful_buffer;
     if (c->lws == NULL && (rc = create_lws(c)) != HC_OK)
         return rc;
     init_sm(c);
@@ -1856,11 +2156,6 @@ static int check_call(const char *method, const char **args)
     return HC_OK;
 }
 
-static int map_buf_err(int rc)
-{
-    return rc == HCP_ERR_TOO_LARGE ? HC_ERR_TOO_LARGE : HC_ERR_NOMEM;
-}
-
 static int call(hc_client *c, enum hc__call_kind kind, bool fire_and_forget, const char *method,
                 const char *args, hc_item_fn item, hc_result_fn done, void *user,
                 uint64_t *out_id)
@@ -1883,16 +2178,19 @@ static int call(hc_client *c, enum hc__call_kind kind, bool fire_and_forget, con
             return HC_ERR_NOMEM;
         }
     }
+    struct hcp_buf rec;
+    hcp_buf_init(&rec, 0);
     if (kind == HC__CALL_STREAM)
-        rc = hcp_client_encode_stream_invocation(&c->outq, k->id_str, method, args, strlen(args));
+        rc = enc_stream_invocation(c, &rec, k->id_str, method, args);
     else
-        rc = hcp_json_encode_invocation(&c->outq, k ? k->id_str : NULL, method, strlen(method),
-                                        args, strlen(args));
-    if (rc != HCP_OK) {
+        rc = enc_invocation(c, &rec, k ? k->id_str : NULL, method, args);
+    rc = rc == HCP_OK ? queue_locked(c, &rec, true) : map_buf_err(rc);
+    hcp_buf_cleanup(&rec);
+    if (rc != HC_OK) {
         if (k)
             hc__calls_free_list(hc__calls_take_id(&c->calls, k->id));
         pthread_mutex_unlock(&c->lock);
-        return map_buf_err(rc);
+        return rc;
     }
     if (k && out_id)
         *out_id = k->id;
@@ -1932,9 +2230,13 @@ int hc_client_stream_cancel(hc_client *c, uint64_t stream_id)
     int rc = HC_ERR_NOT_FOUND;
     if (k) {
         rc = HC_OK;
-        if (c->pub_state == HC_STATE_CONNECTED &&
-            hcp_client_encode_cancel(&c->outq, k->id_str) != HCP_OK)
-            rc = HC_ERR_TOO_LARGE;
+        if (c->pub_state == HC_STATE_CONNECTED) {
+            struct hcp_buf rec;
+            hcp_buf_init(&rec, 0);
+            if (enc_cancel(c, &rec, k->id_str) != HCP_OK || queue_locked(c, &rec, true) != HC_OK)
+                rc = HC_ERR_TOO_LARGE;
+            hcp_buf_cleanup(&rec);
+        }
         hc__calls_free_list(k);
     }
     pthread_mutex_unlock(&c->lock);

@@ -47,6 +47,10 @@ static const struct opt OPTS[] = {
      "origins allowed to call /api with credentials, comma separated; * = echo any"},
     {"user-header", T_STR, S(user_header), "x-ms-signalr-userid", 0, 0,
      "request header whose value becomes the user id in negotiate"},
+    {"user-claim", T_STR, S(user_claim), "", 0, 0,
+     "claim of the negotiate request's bearer ID token that becomes the user id (e.g. "
+     "preferred_username); the token's signature is not checked, as App Service "
+     "authentication does that in Azure"},
     {"token-lifetime", T_INT, N(token_lifetime_s), "3600", 60, 86400 * 30,
      "client token lifetime in seconds"},
     {"max-message-bytes", T_LONG, N(max_message_bytes), "262144", 1024, 64L << 20,

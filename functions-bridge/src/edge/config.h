@@ -30,6 +30,7 @@ struct hcb_config {
     char iothub_host[256];
     char cors_origins[2048];
     char user_header[128];
+    char user_claim[128];
     int token_lifetime_s;
     long max_message_bytes;
     long max_batch_bytes;

@@ -39,6 +39,7 @@
 #include "hcp/rest.h"
 #include "hcp/text.h"
 #include "httpreq.h"
+#include "idtoken.h"
 #include "iothub.h"
 #include "log.h"
 #include "mqtt.h"
@@ -395,7 +396,8 @@ static void h_stats(struct bridge *b, struct conn *c)
 }
 
 /* First identity source that is present (spec section 7): App Service
- * principal headers, the configured header, then the userId query value. */
+ * principal headers, the configured header, the configured ID-token claim,
+ * then the userId query value. */
 static int user_id_of(struct bridge *b, struct conn *c, char *out, size_t cap)
 {
     const char *hdrs[] = {"x-ms-client-principal-id", "x-ms-client-principal-name",
@@ -410,6 +412,17 @@ static int user_id_of(struct bridge *b, struct conn *c, char *out, size_t cap)
             out[v->len] = '\0';
             return 0;
         }
+    }
+    /* A configured claim of the bearer ID token (the Functions binding's
+     * {claims.x} / ClaimTypeList pattern). */
+    const struct hcp_str *authz = *b->cfg->user_claim ? hcb_http_header(&c->head, "authorization")
+                                                      : NULL;
+    if (authz && authz->len > 7 && !strncasecmp(authz->ptr, "Bearer ", 7)) {
+        int rc = hcb_idtoken_claim(authz->ptr + 7, authz->len - 7, b->cfg->user_claim, out, cap);
+        if (rc == HCP_OK)
+            return 0;
+        if (rc != HCP_ERR_NOT_FOUND)
+            return -1;
     }
     const struct hcp_str *q = &c->head.query;
     if (q->ptr) {

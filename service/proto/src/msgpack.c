@@ -1076,6 +1076,50 @@ int hcp_msgpack_encode_stream_item(struct hcp_buf *b, const char *invocation_id,
     return finish(b, mark, 0);
 }
 
+int hcp_msgpack_encode_stream_invocation(struct hcp_buf *b, const char *invocation_id,
+                                         const char *target, size_t target_len,
+                                         const char *args_json, size_t args_len)
+{
+    if (!invocation_id || !*invocation_id)
+        return HCP_ERR_INVALID;
+    size_t mark = b->len;
+    msgpack_packer pk;
+    packer_init(&pk, b);
+    size_t i = 0;
+    while (i < args_len && (args_json[i] == ' ' || args_json[i] == '\t' || args_json[i] == '\n' ||
+                            args_json[i] == '\r'))
+        i++;
+    if (i >= args_len || args_json[i] != '[')
+        return HCP_ERR_MALFORMED;
+    /* The JS client's 5-element form (no stream ids), section 6. */
+    if (msgpack_pack_array(&pk, 5) != 0 ||
+        msgpack_pack_uint8(&pk, HCP_MSG_STREAM_INVOCATION) != 0 ||
+        msgpack_pack_map(&pk, 0) != 0 ||
+        pack_str(&pk, invocation_id, strlen(invocation_id)) != 0 ||
+        pack_str(&pk, target, target_len) != 0)
+        return finish(b, mark, -1);
+    int rc = hcp_msgpack_from_json(b, args_json, args_len);
+    if (rc != 0) {
+        b->len = mark;
+        return rc;
+    }
+    return finish(b, mark, 0);
+}
+
+int hcp_msgpack_encode_cancel(struct hcp_buf *b, const char *invocation_id)
+{
+    if (!invocation_id || !*invocation_id)
+        return HCP_ERR_INVALID;
+    size_t mark = b->len;
+    msgpack_packer pk;
+    packer_init(&pk, b);
+    int packed = msgpack_pack_array(&pk, 3) != 0 ||
+                 msgpack_pack_uint8(&pk, HCP_MSG_CANCEL_INVOCATION) != 0 ||
+                 msgpack_pack_map(&pk, 0) != 0 ||
+                 pack_str(&pk, invocation_id, strlen(invocation_id)) != 0;
+    return finish(b, mark, packed ? -1 : 0);
+}
+
 int hcp_msgpack_encode_ping(struct hcp_buf *b)
 {
     static const uint8_t ping[] = {0x02, 0x91, 0x06};

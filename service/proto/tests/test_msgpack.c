@@ -248,6 +248,21 @@ static void test_encoders_golden(void **state)
     assert_int_equal(hcp_msgpack_encode_stream_item(&b, "0", "7", 1), 0);
     assert_buf_eq(&b, "\x06\x94\x02\x80\xa1\x30\x07");
     hcp_buf_reset(&b);
+    /* Client-side messages: the JS client's exact bytes. */
+    assert_int_equal(hcp_msgpack_encode_stream_invocation(&b, "2", "Counter", 7, "[5]", 3), 0);
+    assert_buf_eq(&b, "\x0f\x95\x04\x80\xa1\x32\xa7\x43ounter\x91\x05");
+    hcp_buf_reset(&b);
+    assert_int_equal(hcp_msgpack_encode_cancel(&b, "2"), 0);
+    assert_buf_eq(&b, "\x05\x93\x05\x80\xa1\x32");
+    hcp_buf_reset(&b);
+    assert_int_equal(hcp_msgpack_encode_cancel(&b, ""), HCP_ERR_INVALID);
+    assert_int_equal(hcp_msgpack_encode_stream_invocation(&b, NULL, "t", 1, "[]", 2),
+                     HCP_ERR_INVALID);
+    assert_int_equal(hcp_msgpack_encode_stream_invocation(&b, "1", "t", 1, "{}", 2),
+                     HCP_ERR_MALFORMED);
+    assert_int_equal(hcp_msgpack_encode_stream_invocation(&b, "1", "t", 1, "[1,]", 4),
+                     HCP_ERR_MALFORMED);
+    assert_int_equal(b.len, 0);
     assert_int_equal(hcp_msgpack_encode_ping(&b), 0);
     assert_buf_eq(&b, "\x02\x91\x06");
     hcp_buf_reset(&b);

@@ -134,6 +134,7 @@ struct user {
 };
 
 struct hcs_hub {
+    struct hcs_core *core;
     char *name;
     struct hcs_map conns;
     struct hcs_map groups;
@@ -156,6 +157,11 @@ struct hcs_core {
     struct hcs_frame *f_close_reconnect[HCP_PROTOCOL_COUNT];
     uint8_t *scratch; /* headroom + max_write_bytes */
     bool is_freeing;
+    /* Backplane (NULL ops.publish etc. when none); node_id names us. */
+    struct hcs_backplane_ops bp;
+    void *bp_user;
+    char *node_id;
+    bool has_bp;
 };
 
 const char *hcs_strerror(int err)
@@ -325,6 +331,16 @@ bool hcs_message_has_frame(const struct hcs_message *m, enum hcp_protocol p)
     return p < HCP_PROTOCOL_COUNT && m->frames[p] != NULL;
 }
 
+bool hcs_message_record(const struct hcs_message *m, enum hcp_protocol p, const uint8_t **out,
+                        size_t *out_len)
+{
+    if (p >= HCP_PROTOCOL_COUNT || !m->frames[p])
+        return false;
+    *out = m->frames[p]->data;
+    *out_len = m->frames[p]->len;
+    return true;
+}
+
 /*
  * The frame for protocol p, encoded now from the other protocol's frame if
  * this is the first target speaking p (signalr-protocol.md sections 5, 6).
@@ -415,6 +431,7 @@ static struct hcs_hub *hub_get(struct hcs_core *core, const char *name)
     h = hcp_calloc(1, sizeof(*h));
     if (!h)
         return NULL;
+    h->core = core;
     h->name = hcp_strdup(key);
     if (!h->name || hcs_map_put(&core->hubs, h->name, h) != 0) {
         hub_free(h);
@@ -428,6 +445,27 @@ static bool hub_is_empty(const struct hcs_hub *h)
     return !hcs_map_count(&h->conns) && !hcs_map_count(&h->groups) && !hcs_map_count(&h->users);
 }
 
+/* ---- backplane registry events ---- */
+
+static bool bp_on(const struct hcs_core *core)
+{
+    return core->has_bp && !core->is_freeing;
+}
+
+static void bp_conn_live(struct hcs_conn *c, bool on)
+{
+    struct hcs_core *core = c->hub->core;
+    if (bp_on(core) && core->bp.conn_live)
+        core->bp.conn_live(core->bp_user, c->hub->name, c->id, c->user_id, on);
+}
+
+static void bp_group_member(const struct group *g, struct hcs_conn *c, bool on)
+{
+    struct hcs_core *core = c->hub->core;
+    if (bp_on(core) && core->bp.group_member)
+        core->bp.group_member(core->bp_user, c->hub->name, g->name, c->id, c->user_id, on);
+}
+
 static void group_free(struct group *g)
 {
     hcs_map_cleanup(&g->conns);
@@ -438,7 +476,8 @@ static void group_free(struct group *g)
 /* Remove c from g (both directions); frees g when it becomes empty. */
 static void group_drop_member(struct hcs_hub *h, struct group *g, struct hcs_conn *c)
 {
-    hcs_map_del(&g->conns, c->id);
+    if (hcs_map_del(&g->conns, c->id))
+        bp_group_member(g, c, false);
     if (hcs_map_count(&g->conns) == 0) {
         hcs_map_del(&h->groups, g->name);
         group_free(g);
@@ -468,6 +507,7 @@ static int group_join(struct hcs_hub *h, const char *name, struct hcs_conn *c)
         hcs_map_del(&g->conns, c->id);
         goto fail;
     }
+    bp_group_member(g, c, true);
     return HCS_OK;
 fail:
     if (created) {
@@ -779,6 +819,7 @@ static void live_leave(struct hcs_conn *c)
         return;
     c->is_live = false;
     conn_leave_all(c);
+    bp_conn_live(c, false);
     if (c->user) {
         hcs_map_del(&c->user->conns, c->id);
         user_maybe_free(c->hub, c->user);
@@ -790,6 +831,7 @@ static int live_join(struct hcs_conn *c, int64_t now_ms)
 {
     c->is_live = true;
     c->was_connected = true;
+    bp_conn_live(c, true);
     if (!c->user_id)
         return HCS_OK;
     struct user *u = user_get(c->hub, c->user_id);
@@ -998,6 +1040,7 @@ void hcs_core_free(struct hcs_core *core)
         frame_unref(core->f_close_reconnect[p]);
     }
     hcp_free(core->scratch);
+    hcp_free(core->node_id);
     hcp_free(core);
 }
 
@@ -1008,6 +1051,73 @@ void hcs_core_set_dispatch(struct hcs_core *core, const struct hcs_dispatch_ops 
     else
         memset(&core->dispatch, 0, sizeof(core->dispatch));
     core->dispatch_user = user;
+}
+
+int hcs_core_set_backplane(struct hcs_core *core, const struct hcs_backplane_ops *ops, void *user,
+                           const char *node_id)
+{
+    char *id = NULL;
+    if (ops && !(id = hcp_strdup(node_id ? node_id : "")))
+        return HCS_ERR_NOMEM;
+    hcp_free(core->node_id);
+    core->node_id = id;
+    if (ops)
+        core->bp = *ops;
+    else
+        memset(&core->bp, 0, sizeof(core->bp));
+    core->bp_user = user;
+    core->has_bp = ops != NULL;
+    return HCS_OK;
+}
+
+const struct hcs_backplane_ops *hcs_core_backplane(const struct hcs_core *core, void **out_user,
+                                                   const char **out_node_id)
+{
+    if (!core->has_bp)
+        return NULL;
+    if (out_user)
+        *out_user = core->bp_user;
+    if (out_node_id)
+        *out_node_id = core->node_id;
+    return &core->bp;
+}
+
+void hcs_core_backplane_snapshot(struct hcs_core *core)
+{
+    if (!bp_on(core))
+        return;
+    for (struct hcs_conn *c = core->conns; c; c = c->next) {
+        if (!c->is_live)
+            continue;
+        bp_conn_live(c, true);
+        size_t pos = 0;
+        struct group *g;
+        while ((g = hcs_map_next(&c->groups, &pos)) != NULL)
+            bp_group_member(g, c, true);
+    }
+}
+
+void hcs_core_user_groups_foreach(struct hcs_core *core, int64_t now_ms,
+                                  void (*fn)(void *ctx, const char *hub, const char *user,
+                                             const char *group, int64_t remaining_ms),
+                                  void *ctx)
+{
+    size_t hp = 0;
+    struct hcs_hub *h;
+    while ((h = hcs_map_next(&core->hubs, &hp)) != NULL) {
+        size_t up = 0;
+        struct user *u;
+        while ((u = hcs_map_next(&h->users, &up)) != NULL) {
+            size_t gp = 0;
+            struct ugroup *ug;
+            while ((ug = hcs_map_next(&u->groups, &gp)) != NULL) {
+                if (!ugroup_valid(ug, now_ms))
+                    continue;
+                fn(ctx, h->name, u->name, ug->group,
+                   ug->expires_ms == INT64_MAX ? -1 : ug->expires_ms - now_ms);
+            }
+        }
+    }
 }
 
 int hcs_core_conn_new(struct hcs_core *core, const struct hcs_conn_params *p, int64_t now_ms,

@@ -140,6 +140,64 @@ struct hcs_core *hcs_core_new(const struct hcs_core_limits *limits,
 void hcs_core_free(struct hcs_core *core);
 void hcs_core_set_dispatch(struct hcs_core *core, const struct hcs_dispatch_ops *ops, void *user);
 
+/* ---- Backplane (scale-out over several nodes, docs/scale-out.md) ---- */
+
+/* Cluster-wide questions the core cannot answer from its own connections. */
+enum hcs_bp_query {
+    HCS_BP_Q_CONN = 0,      /* a live connection `a` exists */
+    HCS_BP_Q_USER = 1,      /* user `a` has a live connection */
+    HCS_BP_Q_GROUP = 2,     /* group `a` has a live member */
+    HCS_BP_Q_USER_IN_GROUP = 3, /* a live connection of user `a` is in group `b` */
+};
+
+/*
+ * What a backplane (the edge's Redis client) provides. Like the sink, it is
+ * an interface: the core never sees a socket. All callbacks run on the loop
+ * thread, never re-enter the core, and borrow their arguments.
+ *
+ * - publish: send one operation record (core/backplane.h) to every other
+ *   node. Best effort: a backplane that is down drops it (the operation was
+ *   already applied to this node's connections).
+ * - query: ask the other nodes; 1 yes, 0 no, <0 unknown (backplane down).
+ * - conn_live / group_member: this node's live state changed (a connection
+ *   became live or left the live set; a live connection joined or left a
+ *   group), so the backplane can keep the cluster-wide registry that
+ *   answers other nodes' queries. Not called while the core is being freed.
+ */
+struct hcs_backplane_ops {
+    void (*publish)(void *user, const uint8_t *rec, size_t len);
+    int (*query)(void *user, enum hcs_bp_query q, const char *hub, const char *a, const char *b);
+    void (*conn_live)(void *user, const char *hub, const char *conn_id, const char *user_id,
+                      bool on);
+    void (*group_member)(void *user, const char *hub, const char *group, const char *conn_id,
+                         const char *user_id, bool on);
+};
+
+/*
+ * Install (ops != NULL) or remove (NULL) the backplane. `node_id` names this
+ * node in published records (copied; records from the same id are never
+ * applied twice). Returns HCS_OK or HCS_ERR_NOMEM.
+ */
+int hcs_core_set_backplane(struct hcs_core *core, const struct hcs_backplane_ops *ops, void *user,
+                           const char *node_id);
+/* The installed ops (NULL when none), its user pointer and this node's id. */
+const struct hcs_backplane_ops *hcs_core_backplane(const struct hcs_core *core, void **out_user,
+                                                   const char **out_node_id);
+/*
+ * Report the whole live state again through conn_live / group_member (on),
+ * e.g. after the backplane reconnected to an empty registry.
+ */
+void hcs_core_backplane_snapshot(struct hcs_core *core);
+/*
+ * Every stored user-group membership still valid at now_ms: hub, user,
+ * group and the remaining time in ms (-1 = no TTL). For re-publishing after
+ * a backplane restart.
+ */
+void hcs_core_user_groups_foreach(struct hcs_core *core, int64_t now_ms,
+                                  void (*fn)(void *ctx, const char *hub, const char *user,
+                                             const char *group, int64_t remaining_ms),
+                                  void *ctx);
+
 /* ---- Connection lifecycle (edge-facing) ---- */
 
 struct hcs_conn_params {
@@ -330,6 +388,10 @@ struct hcs_message *hcs_message_new_multi(struct hcs_core *core, const uint8_t *
                                           size_t msgpack_len);
 /* Whether the frame for protocol p exists (was given or has been encoded). */
 bool hcs_message_has_frame(const struct hcs_message *m, enum hcp_protocol p);
+/* The record bytes of protocol p's frame (as given or encoded so far), or
+ * false when there is none. Valid until hcs_message_unref(). */
+bool hcs_message_record(const struct hcs_message *m, enum hcp_protocol p, const uint8_t **out,
+                        size_t *out_len);
 void hcs_message_unref(struct hcs_message *m);
 
 /* ---- Hub operations (REST-facing). `hub` any case; names case-sensitive. ---- */

@@ -6,8 +6,17 @@
  * REST call observes it (section 4.1); sends queue synchronously, which keeps
  * per-connection delivery in acceptance order (section 6).
  * No sockets, no clock: time comes in the request.
+ *
+ * With a backplane (hcs_core_set_backplane, docs/scale-out.md) an operation
+ * is applied to this node's connections first, then published once as a
+ * record (core/bpmsg.h) that every other node applies to its own; an
+ * operation on one connection that lives here is not published (ids are
+ * unique cluster-wide). Existence checks ask the backplane when this node
+ * does not know the answer.
  */
 #include "core/rest.h"
+
+#include "core/bpmsg.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -130,6 +139,54 @@ struct ctx {
 static struct hcs_names excluded(const struct ctx *x)
 {
     return (struct hcs_names){x->excluded, x->n_excluded};
+}
+
+/* ---- backplane ---- */
+
+static bool has_backplane(const struct ctx *x)
+{
+    return hcs_core_backplane(x->core, NULL, NULL) != NULL;
+}
+
+/* Publish op for the other nodes (no-op without a backplane). `msg` carries
+ * a send's payload. Returns HCS_OK or HCS_ERR_NOMEM. */
+static int publish(struct ctx *x, enum hcs_bpmsg_op op, const char *a, const char *b,
+                   const char *reason, int64_t ttl_s, bool with_excluded,
+                   const struct hcs_message *msg)
+{
+    if (!has_backplane(x))
+        return HCS_OK;
+    struct hcs_bpmsg m;
+    memset(&m, 0, sizeof m);
+    m.op = op;
+    m.hub = x->hub;
+    m.a = a;
+    m.b = b;
+    m.reason = reason;
+    m.ttl_s = ttl_s;
+    if (with_excluded) {
+        m.excluded = x->excluded;
+        m.n_excluded = x->n_excluded;
+    }
+    int rc = hcs_bpmsg_publish(x->core, &m, msg);
+    return rc == HCS_ERR_NOMEM ? rc : HCS_OK;
+}
+
+/* Ask the other nodes; false when there is no backplane or it is down. */
+static bool remote_has(struct ctx *x, enum hcs_bp_query q, const char *a, const char *b)
+{
+    void *user = NULL;
+    const struct hcs_backplane_ops *ops = hcs_core_backplane(x->core, &user, NULL);
+    return ops && ops->query && ops->query(user, q, x->hub, a, b) == 1;
+}
+
+/* Apply locally (rc), then publish; the first failure wins. */
+static int then_publish(struct ctx *x, int rc, enum hcs_bpmsg_op op, const char *a,
+                        const char *b, const char *reason, int64_t ttl_s, bool with_excluded)
+{
+    if (rc != HCS_OK)
+        return rc;
+    return publish(x, op, a, b, reason, ttl_s, with_excluded, NULL);
 }
 
 /* Effective hub: lower-case `{application}_{hub}` or `{hub}`. */
@@ -255,15 +312,24 @@ static int send_message(struct ctx *x, struct hcs_message *m)
     switch (x->t.route) {
     case HCP_REST_BROADCAST:
         rc = hcs_core_send_all(x->core, x->hub, m, excluded(x));
+        if (rc == HCS_OK)
+            rc = publish(x, HCS_BPMSG_SEND_ALL, NULL, NULL, NULL, 0, true, m);
         break;
     case HCP_REST_SEND_USER:
         rc = hcs_core_send_user(x->core, x->hub, x->user, m);
+        if (rc == HCS_OK)
+            rc = publish(x, HCS_BPMSG_SEND_USER, x->user, NULL, NULL, 0, false, m);
         break;
     case HCP_REST_SEND_GROUP:
         rc = hcs_core_send_group(x->core, x->hub, x->group, m, excluded(x));
+        if (rc == HCS_OK)
+            rc = publish(x, HCS_BPMSG_SEND_GROUP, x->group, NULL, NULL, 0, true, m);
         break;
     default:
-        rc = hcs_core_send_conn(x->core, x->hub, x->conn, m);
+        if (hcs_core_conn_exists(x->core, x->hub, x->conn))
+            rc = hcs_core_send_conn(x->core, x->hub, x->conn, m);
+        else
+            rc = publish(x, HCS_BPMSG_SEND_CONN, x->conn, NULL, NULL, 0, false, m);
         break;
     }
     hcs_message_unref(m);
@@ -326,15 +392,24 @@ static int apply(struct ctx *x)
         return do_send(x);
     case HCP_REST_GROUP_ADD_CONNECTION:
         rc = hcs_core_group_add_conn(core, x->hub, x->group, x->conn);
+        if (rc == HCS_ERR_NOT_FOUND && remote_has(x, HCS_BP_Q_CONN, x->conn, NULL))
+            rc = publish(x, HCS_BPMSG_GROUP_ADD_CONN, x->conn, x->group, NULL, 0, false, NULL);
         if (rc == HCS_ERR_NOT_FOUND)
             return fail(x->resp, 404, HCP_REST_E_ERROR_CONNECTION_NOT_EXISTED,
                         "The connection does not exist.");
         return core_result(x->resp, rc, 200);
     case HCP_REST_GROUP_REMOVE_CONNECTION:
-        return core_result(x->resp, hcs_core_group_remove_conn(core, x->hub, x->group, x->conn),
-                           200);
+        if (hcs_core_conn_exists(core, x->hub, x->conn))
+            rc = hcs_core_group_remove_conn(core, x->hub, x->group, x->conn);
+        else
+            rc = publish(x, HCS_BPMSG_GROUP_REMOVE_CONN, x->conn, x->group, NULL, 0, false, NULL);
+        return core_result(x->resp, rc, 200);
     case HCP_REST_CONNECTION_LEAVE_ALL:
-        return core_result(x->resp, hcs_core_conn_leave_all(core, x->hub, x->conn), 200);
+        if (hcs_core_conn_exists(core, x->hub, x->conn))
+            rc = hcs_core_conn_leave_all(core, x->hub, x->conn);
+        else
+            rc = publish(x, HCS_BPMSG_CONN_LEAVE_ALL, x->conn, NULL, NULL, 0, false, NULL);
+        return core_result(x->resp, rc, 200);
     case HCP_REST_USER_ADD_GROUP: {
         const char *ttl = param(req, "ttl");
         int64_t ttl_s = -1;
@@ -342,41 +417,59 @@ static int apply(struct ctx *x)
             return fail(x->resp, 400, HCP_REST_E_REQUEST_INVALID,
                         "ttl must be a non-negative integer (seconds).");
         rc = hcs_core_user_add_group(core, x->hub, x->user, x->group, ttl_s, req->now_ms);
+        rc = then_publish(x, rc, HCS_BPMSG_USER_ADD_GROUP, x->user, x->group, NULL, ttl_s, false);
         return core_result(x->resp, rc, v1 ? 202 : 200);
     }
     case HCP_REST_USER_REMOVE_GROUP:
-        return core_result(x->resp, hcs_core_user_remove_group(core, x->hub, x->user, x->group),
-                           v1 ? 202 : 204);
+        rc = hcs_core_user_remove_group(core, x->hub, x->user, x->group);
+        rc = then_publish(x, rc, HCS_BPMSG_USER_REMOVE_GROUP, x->user, x->group, NULL, 0, false);
+        return core_result(x->resp, rc, v1 ? 202 : 204);
     case HCP_REST_USER_REMOVE_ALL_GROUPS:
-        return core_result(x->resp, hcs_core_user_remove_all_groups(core, x->hub, x->user),
-                           v1 ? 200 : 204);
+        rc = hcs_core_user_remove_all_groups(core, x->hub, x->user);
+        rc = then_publish(x, rc, HCS_BPMSG_USER_REMOVE_ALL_GROUPS, x->user, NULL, NULL, 0, false);
+        return core_result(x->resp, rc, v1 ? 200 : 204);
     case HCP_REST_USER_IN_GROUP:
-        return exists(x, hcs_core_user_in_group(core, x->hub, x->user, x->group, req->now_ms),
+        return exists(x,
+                      hcs_core_user_in_group(core, x->hub, x->user, x->group, req->now_ms) ||
+                          remote_has(x, HCS_BP_Q_USER_IN_GROUP, x->user, x->group),
                       HCP_REST_E_USER_NOT_IN_GROUP, "The user is not in the group.");
     case HCP_REST_CONNECTION_EXISTS:
-        return exists(x, hcs_core_conn_exists(core, x->hub, x->conn),
+        return exists(x,
+                      hcs_core_conn_exists(core, x->hub, x->conn) ||
+                          remote_has(x, HCS_BP_Q_CONN, x->conn, NULL),
                       HCP_REST_E_CONNECTION_NOT_EXISTED, "The connection does not exist.");
     case HCP_REST_USER_EXISTS:
-        return exists(x, hcs_core_user_exists(core, x->hub, x->user), HCP_REST_E_USER_NOT_EXISTED,
-                      "The user does not exist.");
+        return exists(x,
+                      hcs_core_user_exists(core, x->hub, x->user) ||
+                          remote_has(x, HCS_BP_Q_USER, x->user, NULL),
+                      HCP_REST_E_USER_NOT_EXISTED, "The user does not exist.");
     case HCP_REST_GROUP_EXISTS:
-        return exists(x, hcs_core_group_exists(core, x->hub, x->group),
+        return exists(x,
+                      hcs_core_group_exists(core, x->hub, x->group) ||
+                          remote_has(x, HCS_BP_Q_GROUP, x->group, NULL),
                       HCP_REST_E_GROUP_NOT_EXISTED, "The group does not exist.");
-    case HCP_REST_CLOSE_CONNECTION:
-        return core_result(x->resp,
-                           hcs_core_close_conn(core, x->hub, x->conn, param(req, "reason")),
-                           v1 ? 202 : 200);
+    case HCP_REST_CLOSE_CONNECTION: {
+        const char *reason = param(req, "reason");
+        if (hcs_core_conn_exists(core, x->hub, x->conn))
+            rc = hcs_core_close_conn(core, x->hub, x->conn, reason);
+        else
+            rc = publish(x, HCS_BPMSG_CLOSE_CONN, x->conn, NULL, reason, 0, false, NULL);
+        return core_result(x->resp, rc, v1 ? 202 : 200);
+    }
     case HCP_REST_CLOSE_ALL:
-        return core_result(
-            x->resp, hcs_core_close_all(core, x->hub, excluded(x), param(req, "reason")), 204);
+        rc = hcs_core_close_all(core, x->hub, excluded(x), param(req, "reason"));
+        rc = then_publish(x, rc, HCS_BPMSG_CLOSE_ALL, NULL, NULL, param(req, "reason"), 0, true);
+        return core_result(x->resp, rc, 204);
     case HCP_REST_CLOSE_GROUP:
-        return core_result(
-            x->resp,
-            hcs_core_close_group(core, x->hub, x->group, excluded(x), param(req, "reason")), 204);
+        rc = hcs_core_close_group(core, x->hub, x->group, excluded(x), param(req, "reason"));
+        rc = then_publish(x, rc, HCS_BPMSG_CLOSE_GROUP, x->group, NULL, param(req, "reason"), 0,
+                          true);
+        return core_result(x->resp, rc, 204);
     case HCP_REST_CLOSE_USER:
-        return core_result(
-            x->resp, hcs_core_close_user(core, x->hub, x->user, excluded(x), param(req, "reason")),
-            204);
+        rc = hcs_core_close_user(core, x->hub, x->user, excluded(x), param(req, "reason"));
+        rc = then_publish(x, rc, HCS_BPMSG_CLOSE_USER, x->user, NULL, param(req, "reason"), 0,
+                          true);
+        return core_result(x->resp, rc, 204);
     case HCP_REST_HEALTH:
         ok(x->resp, 200);
         return 0;

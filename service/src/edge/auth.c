@@ -2,10 +2,12 @@
  * hcs_auth: JWT verification and issuing, bearer extraction and the upstream
  * HMAC signature (azure-signalr-service.md sections 2 and 5.3).
  *
- * libjwt 1.10 checks only the signature, matches `alg` case-insensitively and
- * parses with jansson, so this file first splits and decodes the token itself:
- * only exactly three base64url segments, a JSON object header whose `alg` is
- * exactly HS256, HS384 or HS512, and a JSON object payload reach jwt_decode().
+ * libjwt 1.10 checks only the signature, matches `alg` case-insensitively,
+ * parses with jansson and compares signatures with strcmp() (not constant
+ * time), so verification does not use it: this file splits and decodes the
+ * token itself (exactly three base64url segments, a JSON object header whose
+ * `alg` is exactly HS256, HS384 or HS512, a JSON object payload) and checks
+ * the HMAC with OpenSSL and CRYPTO_memcmp. libjwt is kept for issuing.
  * The claims returned are our own cJSON parse of the signed payload; duplicate
  * member names are refused so that libjwt (last wins) and cJSON (first wins)
  * can never read different values.
@@ -26,6 +28,7 @@
 
 #include <hcp/common.h>
 #include <jwt.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #define R_TOO_LONG "token too long"
@@ -160,7 +163,7 @@ static int numeric_claim(const cJSON *claims, const char *name, bool *out_has, d
     *out_has = false;
     if (item == NULL)
         return 0;
-    if (!cJSON_IsNumber(item) || isnan(item->valuedouble))
+    if (!cJSON_IsNumber(item) || !isfinite(item->valuedouble))
         return -1;
     *out_has = true;
     *out = item->valuedouble;
@@ -277,37 +280,130 @@ static unsigned find_transports(const cJSON *claims)
     return ALL_TRANSPORTS;
 }
 
-/* Try every key; 0 when one verifies with the expected algorithm. */
-static int check_signature(const struct hcs_auth_keys *keys, const char *token, jwt_alg_t alg,
-                           const char **out_reason)
+/* The OpenSSL digest for an allowed algorithm. */
+static const char *alg_digest(jwt_alg_t alg)
 {
-    const char *reason = R_SIGNATURE;
+    switch (alg) {
+    case JWT_ALG_HS256:
+        return "SHA256";
+    case JWT_ALG_HS384:
+        return "SHA384";
+    case JWT_ALG_HS512:
+        return "SHA512";
+    default:
+        return NULL;
+    }
+}
 
+/* Unpadded base64url of in[0..len) into out (at least (len * 4 + 2) / 3). */
+static size_t b64url_encode(const unsigned char *in, size_t len, char *out)
+{
+    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    uint32_t acc = 0;
+    int bits = 0;
+    size_t n = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        acc = (acc << 8) | in[i];
+        bits += 8;
+        while (bits >= 6) {
+            bits -= 6;
+            out[n++] = abc[(acc >> bits) & 63u];
+        }
+        acc &= (1u << bits) - 1u;
+    }
+    if (bits > 0)
+        out[n++] = abc[(acc << (6 - bits)) & 63u];
+    return n;
+}
+
+/*
+ * Verify the HS* signature ourselves rather than with jwt_decode(): libjwt
+ * 1.10 compares the expected and received signatures with strcmp(), whose
+ * running time tells an attacker how many leading characters of a forged
+ * signature are right. Here the HMAC of "header.payload" under every key is
+ * encoded in canonical unpadded base64url (what libjwt accepts) and compared
+ * with CRYPTO_memcmp, whose time depends only on the length (public: fixed
+ * by the algorithm). Every key is tried, without an early exit, so the time
+ * does not reveal which key matched either. 0 when one key verifies.
+ */
+static int check_signature(const struct hcs_auth_keys *keys, const char *signed_part,
+                           size_t signed_len, const char *sig, size_t sig_len, jwt_alg_t alg,
+                           size_t *out_key, const char **out_reason)
+{
+    const char *digest = alg_digest(alg);
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    char expect[(EVP_MAX_MD_SIZE * 4 + 2) / 3 + 1];
+    int matched = 0;
+    size_t which = 0;
+    bool failed = false;
+
+    if (digest == NULL) {
+        *out_reason = R_ALG;
+        return -1;
+    }
     for (size_t i = 0; keys != NULL && i < keys->n_keys; i++) {
         const char *key = keys->keys[i];
         size_t klen = key != NULL ? strlen(key) : 0;
-        jwt_t *jwt = NULL;
-        int rc;
+        size_t mac_len = 0;
+        size_t elen;
 
-        /* An empty key would make libjwt skip the signature check. */
-        if (klen == 0 || klen > INT_MAX)
+        /* An empty key is never a secret: refuse it as libjwt did. */
+        if (klen == 0)
             continue;
-        rc = jwt_decode(&jwt, token, (const unsigned char *)key, (int)klen);
-        if (rc == 0) {
-            jwt_alg_t got = jwt_get_alg(jwt);
-
-            jwt_free(jwt);
-            if (got == alg)
-                return 0;
-            *out_reason = R_ALG;
-            return -1;
+        if (EVP_Q_mac(NULL, "HMAC", NULL, digest, NULL, key, klen,
+                      (const unsigned char *)signed_part, signed_len, mac, sizeof mac,
+                      &mac_len) == NULL) {
+            failed = true;
+            continue;
         }
-        jwt_free(jwt);
-        if (rc == ENOMEM)
-            reason = R_NOMEM;
+        elen = b64url_encode(mac, mac_len, expect);
+        if (elen == sig_len && CRYPTO_memcmp(expect, sig, sig_len) == 0 && !matched) {
+            matched = 1;
+            which = i;
+        }
     }
-    *out_reason = reason;
+    OPENSSL_cleanse(mac, sizeof mac);
+    OPENSSL_cleanse(expect, sizeof expect);
+    if (matched) {
+        *out_key = which;
+        return 0;
+    }
+    *out_reason = failed ? R_NOMEM : R_SIGNATURE;
     return -1;
+}
+
+/*
+ * Once the signature is known to be right, libjwt still adds value: its
+ * jansson parse of header and payload is stricter than cJSON (it refuses
+ * invalid UTF-8, \u0000, integers beyond int64 and numbers overflowing a
+ * double), and this keeps the accepted language what it was. Its strcmp()
+ * now only ever compares equal signatures, so it leaks nothing.
+ */
+static int libjwt_accepts(const char *token, size_t len, const char *key, jwt_alg_t alg,
+                          const char **out_reason)
+{
+    char tok[HCS_AUTH_MAX_TOKEN + 1];
+    size_t klen = strlen(key);
+    jwt_t *jwt = NULL;
+    int rc;
+
+    if (klen > INT_MAX) {
+        *out_reason = R_MALFORMED;
+        return -1;
+    }
+    memcpy(tok, token, len);
+    tok[len] = '\0';
+    rc = jwt_decode(&jwt, tok, (const unsigned char *)key, (int)klen);
+    if (rc == 0 && jwt_get_alg(jwt) != alg)
+        rc = EINVAL;
+    jwt_free(jwt);
+    OPENSSL_cleanse(tok, len);
+    if (rc != 0) {
+        *out_reason = rc == ENOMEM ? R_NOMEM : R_MALFORMED;
+        return -1;
+    }
+    return 0;
 }
 
 static int verify(const struct hcs_auth_keys *keys, const struct hcs_auth_options *opt,
@@ -315,7 +411,6 @@ static int verify(const struct hcs_auth_keys *keys, const struct hcs_auth_option
                   const char **out_reason)
 {
     static const struct hcs_auth_options defaults = {true, 300, NULL};
-    char tok[HCS_AUTH_MAX_TOKEN + 1];
     unsigned char scratch[MAX_DECODED];
     const char *dot1, *dot2;
     cJSON *header = NULL, *claims = NULL;
@@ -325,6 +420,7 @@ static int verify(const struct hcs_auth_keys *keys, const struct hcs_auth_option
     double exp = 0, nbf = 0;
     const char *uid;
     char *user_id = NULL;
+    size_t key_index = 0;
 
     if (opt == NULL)
         opt = &defaults;
@@ -375,9 +471,9 @@ static int verify(const struct hcs_auth_keys *keys, const struct hcs_auth_option
         *out_reason = R_SIGNATURE;
         goto fail;
     }
-    memcpy(tok, token, len);
-    tok[len] = '\0';
-    if (check_signature(keys, tok, alg, out_reason) != 0)
+    if (check_signature(keys, token, (size_t)(dot2 - token), dot2 + 1,
+                        len - (size_t)(dot2 + 1 - token), alg, &key_index, out_reason) != 0 ||
+        libjwt_accepts(token, len, keys->keys[key_index], alg, out_reason) != 0)
         goto fail;
 
     *out_reason = R_MALFORMED;

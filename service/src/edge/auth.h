@@ -1,5 +1,7 @@
 /*
- * hcs_auth: the one module that verifies and issues JWTs (libjwt 1.10).
+ * hcs_auth: the one module that verifies and issues JWTs. Verification is
+ * our own (OpenSSL HMAC, constant-time comparison: docs/security.md);
+ * issuing uses libjwt 1.10.
  *
  * libjwt 1.10 verifies only the signature and accepts `alg: none`; this module
  * adds everything else: it refuses any algorithm but HS256/HS384/HS512,

@@ -48,6 +48,10 @@ static const struct option_row OPTIONS[] = {
      "present. Reloaded when the file changes."},
     {"public-url", 0, "HUBCAST_PUBLIC_URL", T_STR, OFF(public_url), SZ(public_url), "", 0, 0,
      "Base URL to advertise in the printed connection string (for containers/proxies)."},
+    {"tls-cert", 0, "HUBCAST_TLS_CERT", T_STR, OFF(tls_cert), SZ(tls_cert), "", 0, 0,
+     "PEM certificate (chain) file: serve https/wss instead of http/ws. Needs --tls-key."},
+    {"tls-key", 0, "HUBCAST_TLS_KEY", T_STR, OFF(tls_key), SZ(tls_key), "", 0, 0,
+     "PEM private key file for --tls-cert."},
     {"cors-origins", 0, "HUBCAST_CORS_ORIGINS", T_STR, OFF(cors_origins), SZ(cors_origins), "*",
      0, 0, "Origins allowed for credentialed cross-origin requests: * (echo any) or a comma list."},
     {"transports", 0, "HUBCAST_TRANSPORTS", T_TRANSPORTS, OFF(transports), 0,
@@ -104,6 +108,18 @@ static const struct option_row OPTIONS[] = {
     {"upstream-total-bytes", 0, "HUBCAST_UPSTREAM_TOTAL_BYTES", T_SIZE, OFF(upstream_total_bytes),
      0, "67108864", 4096, 1LL << 36, "Client messages waiting for the upstream, in bytes for "
      "all connections together; beyond it an invocation fails at once."},
+    {"redis", 0, "HUBCAST_REDIS", T_STR, OFF(redis_url), SZ(redis_url), "", 0, 0,
+     "Join a scale-out cluster over this Redis: redis://[:password@]host[:port][/db] (see "
+     "docs/scale-out.md). Empty: a single node."},
+    {"redis-prefix", 0, "HUBCAST_REDIS_PREFIX", T_STR, OFF(redis_prefix), SZ(redis_prefix),
+     "hubcast", 0, 0, "Prefix of the Redis channel and keys; nodes with the same Redis and prefix "
+     "form one cluster."},
+    {"node-url", 0, "HUBCAST_NODE_URL", T_STR, OFF(node_url), SZ(node_url), "", 0, 0,
+     "This node's own base URL as clients reach it (bypassing the load balancer): negotiate "
+     "answers with a redirect to it, so the client's later requests stay on this node."},
+    {"reuse-port", 0, "HUBCAST_REUSE_PORT", T_BOOL, OFF(reuse_port), 0, "false", 0, 0,
+     "Listen with SO_REUSEPORT so several local nodes share one port (the kernel spreads new "
+     "connections; see docs/scale-out.md)."},
     {"log-level", 0, "HUBCAST_LOG_LEVEL", T_LOGLEVEL, OFF(log_level), 0, "notice", 0, 4,
      "err, warn, notice, info or debug."},
 };
@@ -407,6 +423,10 @@ enum hcs_config_result hcs_config_load(struct hcs_config *cfg, int argc, char **
     }
     if (!*cfg->host) {
         fprintf(err, "hubcast-service: --host must not be empty\n");
+        goto fail;
+    }
+    if (!*cfg->tls_cert != !*cfg->tls_key) {
+        fprintf(err, "hubcast-service: --tls-cert and --tls-key go together\n");
         goto fail;
     }
     return HCS_CONFIG_RUN;

@@ -23,6 +23,8 @@ struct hcs_config {
     char config_path[1024];          /* -c: upstream settings.json (file or directory) */
     char public_url[512];            /* advertised base URL, "" = derived from host:port */
     char cors_origins[1024];         /* "*" = any origin (echoed), else comma list */
+    char tls_cert[1024];             /* PEM certificate file; "" = plain http */
+    char tls_key[1024];              /* PEM private key file (with tls_cert) */
     unsigned transports;             /* HCP_TRANSPORT_* offered by negotiate */
     int64_t long_poll_timeout_s;     /* hold time of an empty long poll */
     size_t max_message_bytes;
@@ -47,6 +49,11 @@ struct hcs_config {
     size_t upstream_concurrency;  /* upstream requests in flight at once */
     size_t upstream_queue_bytes;  /* pending message bytes per connection */
     size_t upstream_total_bytes;  /* pending message bytes for all connections */
+    /* Scale-out (backplane.c, docs/scale-out.md). */
+    char redis_url[512];          /* redis://[:password@]host[:port][/db]; "" = single node */
+    char redis_prefix[128];       /* channel and key prefix shared by the cluster */
+    char node_url[512];           /* this node's own base URL for negotiate redirects; "" = none */
+    bool reuse_port;              /* SO_REUSEPORT: several nodes share one port */
 };
 
 enum hcs_config_result {

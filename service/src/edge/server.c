@@ -31,6 +31,7 @@
 #include "hcp/http.h"
 #include "log.h"
 #include "upstream.h"
+#include "backplane.h"
 
 #define MAX_PARAMS 64
 #define MAX_PATH 2048
@@ -44,6 +45,7 @@ struct server {
     struct lws_context *ctx;
     struct hcs_core *core;
     struct hcs_upstream *upstream;
+    struct hcs_backplane *backplane; /* NULL: single node */
     struct hcs_auth_keys keys;
     struct hcs_auth_options client_auth;
     struct hcs_auth_options rest_auth;
@@ -477,6 +479,50 @@ static int64_t close_at_from_claims(const cJSON *claims)
     return now_ms() + (delta_ms > 0 ? delta_ms : 0) + 1;
 }
 
+/*
+ * Scale-out with --node-url (docs/scale-out.md): a negotiate that came
+ * through the load balancer is answered with a redirect to this node's own
+ * URL ({"url","accessToken"}, azure-signalr-service.md section 3), so the
+ * client's negotiate, connect, SSE stream and polls all reach this node.
+ * The redirect URL carries hubcast_node=1, which ends the redirects.
+ */
+static int negotiate_redirect(struct server *srv, struct lws *wsi, struct pss *pss,
+                              const struct http_req *r, struct resp_opts *o)
+{
+    struct hcp_buf url, b;
+    hcp_buf_init(&url, 0);
+    hcp_buf_init(&b, 0);
+    const char *base = srv->cfg->node_url;
+    size_t bl = strlen(base);
+    while (bl && base[bl - 1] == '/')
+        bl--;
+    int rc = hcp_buf_append(&url, base, bl);
+    if (rc == 0)
+        rc = hcp_buf_append_str(&url, "/client/?");
+    for (size_t i = 0; rc == 0 && i < r->n_params; i++) {
+        const char *k = r->params[i].key;
+        if (hcp_str_ieq(k, "access_token") || hcp_str_ieq(k, "id") ||
+            hcp_str_ieq(k, "negotiateVersion") || hcp_str_ieq(k, "useStatefulReconnect"))
+            continue;
+        if (hcp_url_encode(&url, k, strlen(k)) || hcp_buf_append_byte(&url, '=') ||
+            hcp_url_encode(&url, r->params[i].value, strlen(r->params[i].value)) ||
+            hcp_buf_append_byte(&url, '&'))
+            rc = -1;
+    }
+    if (rc == 0)
+        rc = hcp_buf_append_str(&url, "hubcast_node=1");
+    if (rc == 0)
+        rc = hcp_negotiate_encode_redirect(&b, hcp_buf_cstr(&url), r->token);
+    hcs_log(HCS_LOG_INFO, "negotiate", "hub=%s redirect to this node", req_param(r, "hub", NULL));
+    if (rc)
+        rc = respond_error(wsi, pss, 500, "Error.Internal", "Internal error.", o);
+    else
+        rc = respond(wsi, pss, 200, "application/json", b.data, b.len, o);
+    hcp_buf_cleanup(&url);
+    hcp_buf_cleanup(&b);
+    return rc;
+}
+
 static int negotiate(struct server *srv, struct lws *wsi, struct pss *pss, struct http_req *r,
                      const char *origin)
 {
@@ -504,6 +550,10 @@ static int negotiate(struct server *srv, struct lws *wsi, struct pss *pss, struc
         hcs_log(HCS_LOG_INFO, "negotiate", "hub=%s status=401 reason=\"%s\"", hub, reason);
         o.www_authenticate = true;
         return respond(wsi, pss, 401, NULL, NULL, 0, &o);
+    }
+    if (*srv->cfg->node_url && !req_param(r, "hubcast_node", NULL)) {
+        hcs_principal_cleanup(&who);
+        return negotiate_redirect(srv, wsi, pss, r, &o);
     }
 
     char id[ID_CHARS], token[ID_CHARS];
@@ -606,6 +656,23 @@ static int transport_check(struct server *srv, struct hcs_conn *c, enum hcs_tran
 
 static const char *SSE_HELLO = ":\r\n";
 
+/*
+ * A held long poll or an SSE stream needs nothing more from the request
+ * headers (pss->req keeps what the answer uses), so give lws's header table
+ * back (lws_http_headers_detach, which lws_http_mark_sse also does):
+ * otherwise every parked poll pins one of max_http_header_pool tables
+ * (max_header_bytes each) and the pool's end stalls every other request.
+ * lws 4.1.6 (roles/http/server/server.c, lws_http_action) reads no header
+ * after LWS_CALLBACK_HTTP returns, writes responses from wsi->http state
+ * only, and reattaches a table on the next input. Only for a request without
+ * a body, i.e. when called from LWS_CALLBACK_HTTP itself.
+ */
+static void park_headers(struct lws *wsi, struct pss *pss)
+{
+    if (pss->req && !pss->req->chunked && pss->req->content_length == 0)
+        lws_http_headers_detach(wsi);
+}
+
 /* Server-Sent Events: GET with Accept: text/event-stream (section 4.3). */
 static int sse_start(struct server *srv, struct lws *wsi, struct pss *pss, struct hcs_conn *c,
                      struct resp_opts *o)
@@ -638,6 +705,7 @@ static int sse_start(struct server *srv, struct lws *wsi, struct pss *pss, struc
     /* An SSE stream must not hit lws's HTTP timeouts; liveness is the core's
      * pings. (lws_http_mark_sse() is for h2 streams and logs an error on h1.) */
     lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+    park_headers(wsi, pss);
     pss->kind = PK_SSE;
     pss->conn = c;
     pss->sse_hello = true;
@@ -672,14 +740,18 @@ static int sse_writeable(struct server *srv, struct lws *wsi, struct pss *pss)
         struct hcp_buf *b = &srv->scratch;
         hcp_buf_reset(b);
         int rc = hcp_buf_append_zeros(b, LWS_PRE) || hcp_buf_append_str(b, "data: ");
-        for (size_t i = 0; !rc && i < len; i++) {
-            if (out[i] == '\n') {
-                if (b->len > LWS_PRE + 6 && b->data[b->len - 1] == '\r')
-                    b->len--;
-                rc = hcp_buf_append_str(b, "\r\ndata: ");
-            } else {
-                rc = hcp_buf_append_byte(b, out[i]);
-            }
+        /* Copy whole runs between LFs (JSON records have none: one copy). */
+        for (size_t i = 0; !rc && i < len;) {
+            const uint8_t *lf = memchr(out + i, '\n', len - i);
+            size_t run = lf ? (size_t)(lf - (out + i)) : len - i;
+            rc = hcp_buf_append(b, out + i, run);
+            i += run;
+            if (rc || !lf)
+                break;
+            if (b->len > LWS_PRE + 6 && b->data[b->len - 1] == '\r')
+                b->len--;
+            rc = hcp_buf_append_str(b, "\r\ndata: ");
+            i++;
         }
         if (!rc)
             rc = hcp_buf_append_str(b, "\r\n\r\n");
@@ -742,6 +814,7 @@ static int poll_start(struct server *srv, struct lws *wsi, struct pss *pss, stru
     /* Held until data arrives or the poll timeout: no lws idle timeout. */
     lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
     lws_set_timer_usecs(wsi, (lws_usec_t)srv->cfg->long_poll_timeout_s * LWS_US_PER_SEC);
+    park_headers(wsi, pss);
     return 0;
 }
 
@@ -1314,6 +1387,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
      * were complete (oversized or malformed requests) and for the upgrade
      * confirmation: nothing of ours to touch then. */
     if (reason == LWS_CALLBACK_EVENT_WAIT_CANCELLED) {
+        hcs_backplane_poll(srv->backplane, now_ms());
         hcs_upstream_poll(srv->upstream, now_ms());
         return 0;
     }
@@ -1408,8 +1482,19 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     return lws_callback_http_dummy(wsi, reason, user, in, len);
 }
 
+/*
+ * rx_buffer_size is lws's per-WebSocket receive buffer (malloc'd for every
+ * connection when it is established): keep it small, the core reassembles
+ * records across fragments anyway. But lws 4.1.6 also caps each socket write
+ * at tx_packet_size, or rx_buffer_size when that is 0 (core-net/output.c),
+ * and buffers the rest for later POLLOUTs: tx_packet_size must cover the
+ * core's coalesced write (max_write_bytes, 64 KiB) so it is one send().
+ */
+#define WS_RX_BUFFER_BYTES 512
+#define WS_TX_PACKET_BYTES (64 * 1024)
+
 static const struct lws_protocols PROTOCOLS[] = {
-    {"hubcast", callback, sizeof(struct pss), 16384, 0, NULL, 0},
+    {"hubcast", callback, sizeof(struct pss), WS_RX_BUFFER_BYTES, 0, NULL, WS_TX_PACKET_BYTES},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -1447,6 +1532,7 @@ static void tick(lws_sorted_usec_list_t *sul)
 {
     struct server *srv = lws_container_of(sul, struct server, sul);
     hcs_core_tick(srv->core, now_ms());
+    hcs_backplane_poll(srv->backplane, now_ms());
     hcs_upstream_poll(srv->upstream, now_ms());
     lws_sul_schedule(srv->ctx, 0, &srv->sul, tick, srv->shutting_down ? 100 * LWS_US_PER_MS
                                                                        : LWS_US_PER_SEC);
@@ -1521,6 +1607,9 @@ int hcs_server_run(const struct hcs_config *cfg, FILE *out)
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
     info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+    /* --tls-cert/--tls-key: lws initialises OpenSSL once for the context. */
+    if (*cfg->tls_cert)
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
     info.max_http_header_data = (unsigned short)cfg->max_header_bytes;
     info.max_http_header_pool = 256;
     info.timeout_secs = 20;
@@ -1564,6 +1653,14 @@ int hcs_server_run(const struct hcs_config *cfg, FILE *out)
         vi.user = &srv;
         vi.vhost_name = i == 0 ? "hubcast" : "hubcast6";
         vi.keepalive_timeout = 30;
+        if (cfg->reuse_port) /* SO_REUSEPORT: local nodes share the port */
+            vi.options |= LWS_SERVER_OPTION_ALLOW_LISTEN_SHARE;
+        if (*cfg->tls_cert) {
+            /* lws 4.1 reads this option from the vhost's info as well. */
+            vi.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+            vi.ssl_cert_filepath = cfg->tls_cert;
+            vi.ssl_private_key_filepath = cfg->tls_key;
+        }
         /* An IPv4 address (or 0.0.0.0) must not get lws's dual-stack socket. */
         if ((ifaces[i] && !strchr(ifaces[i], ':')) || !strcmp(cfg->host, "0.0.0.0"))
             vi.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
@@ -1594,6 +1691,13 @@ int hcs_server_run(const struct hcs_config *cfg, FILE *out)
         n_ok++;
     }
     srv.port = port;
+    if (*cfg->redis_url &&
+        !(srv.backplane = hcs_backplane_new(cfg, srv.core, wake_loop, &srv))) {
+        lws_context_destroy(srv.ctx);
+        hcs_upstream_free(srv.upstream);
+        hcs_core_free(srv.core);
+        return 1;
+    }
 
     const char *shown_host = is_any_address(cfg->host) ? "localhost" : cfg->host;
     struct hcp_buf cs;
@@ -1608,11 +1712,13 @@ int hcs_server_run(const struct hcs_config *cfg, FILE *out)
                                  cfg->access_keys[0]);
     } else {
         bool v6 = strchr(shown_host, ':') != NULL;
-        snprintf(srv.base_url, sizeof srv.base_url, "http://%s%s%s:%d", v6 ? "[" : "",
+        snprintf(srv.base_url, sizeof srv.base_url, "%s://%s%s%s:%d",
+                 *cfg->tls_cert ? "https" : "http", v6 ? "[" : "",
                  shown_host, v6 ? "]" : "", port);
         char hostpart[300];
         snprintf(hostpart, sizeof hostpart, "%s%s%s", v6 ? "[" : "", shown_host, v6 ? "]" : "");
-        fmt_rc = hcp_connstr_format(&cs, "http", hostpart, port, cfg->access_keys[0]);
+        fmt_rc = hcp_connstr_format(&cs, *cfg->tls_cert ? "https" : "http", hostpart, port,
+                                    cfg->access_keys[0]);
     }
     if (fmt_rc == 0) {
         fprintf(out, "%s\n", hcp_buf_cstr(&cs));
@@ -1647,7 +1753,9 @@ int hcs_server_run(const struct hcs_config *cfg, FILE *out)
     g_ctx = NULL;
     /* The upstream worker may call wake() (lws_cancel_service) until it is
      * stopped: stop it while the context still exists. It unhooks itself from
-     * the core, so the closes during the destroy dispatch nothing. */
+     * the core, so the closes during the destroy dispatch nothing. The
+     * backplane likewise (it also removes this node's registry). */
+    hcs_backplane_free(srv.backplane);
     hcs_upstream_free(srv.upstream);
     lws_context_destroy(srv.ctx);
     hcs_core_free(srv.core);

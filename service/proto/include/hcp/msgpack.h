@@ -105,6 +105,17 @@ HCP_NODISCARD int hcp_msgpack_encode_completion(struct hcp_buf *b, const char *i
 /* StreamItem [2, {}, id, item] (item_json converted). */
 HCP_NODISCARD int hcp_msgpack_encode_stream_item(struct hcp_buf *b, const char *invocation_id,
                                                  const char *item_json, size_t item_len);
+/* Client-side messages (what the JS client writes, section 6):
+ * StreamInvocation [4, {}, id, target, args] (args_json converted; HCP_ERR_MALFORMED if
+ * it is not a strict JSON array): stream("Counter",5) is
+ *   0f 95 04 80 a1 32 a7 43 6f 75 6e 74 65 72 91 05
+ * CancelInvocation [5, {}, id]: 05 93 05 80 a1 32.
+ * HCP_ERR_INVALID for a NULL or empty id. */
+HCP_NODISCARD int hcp_msgpack_encode_stream_invocation(struct hcp_buf *b,
+                                                       const char *invocation_id,
+                                                       const char *target, size_t target_len,
+                                                       const char *args_json, size_t args_len);
+HCP_NODISCARD int hcp_msgpack_encode_cancel(struct hcp_buf *b, const char *invocation_id);
 /* Ping: 02 91 06. */
 HCP_NODISCARD int hcp_msgpack_encode_ping(struct hcp_buf *b);
 /* Close (server form) [7, error|nil, allowReconnect]: 04 93 07 c0 c2. */

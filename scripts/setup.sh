@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PKGS=(build-essential cmake pkg-config git ca-certificates
+PKGS=(build-essential cmake pkg-config git ca-certificates openssl curl
       libwebsockets-dev libcjson-dev libjwt-dev libcmocka-dev libssl-dev libcurl4-openssl-dev libmosquitto-dev
       libmsgpack-dev
       nodejs npm chromium mosquitto redis-server libhiredis-dev)

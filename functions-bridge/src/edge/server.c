@@ -152,21 +152,7 @@ static bool origin_allowed(const struct bridge *b, struct hcp_str origin)
         return false;
     if (!strcmp(list, "*"))
         return true;
-    const char *p = list;
-    while (*p) {
-        while (*p == ' ' || *p == ',')
-            p++;
-        const char *e = p;
-        while (*e && *e != ',')
-            e++;
-        const char *te = e;
-        while (te > p && te[-1] == ' ')
-            te--;
-        if ((size_t)(te - p) == origin.len && !strncasecmp(p, origin.ptr, origin.len))
-            return true;
-        p = e;
-    }
-    return false;
+    return hcp_list_contains_ci(list, origin.ptr, origin.len);
 }
 
 /* Queue a whole response. `extra` holds ready "Name: value\r\n" lines. */

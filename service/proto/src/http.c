@@ -1,5 +1,6 @@
 /* Streaming decoder for chunked transfer coding; see hcp/http.h. */
 #include "hcp/http.h"
+#include "internal.h"
 
 enum {
     S_SIZE,    /* reading hex digits of a chunk size */
@@ -24,16 +25,6 @@ void hcp_chunked_init(struct hcp_chunked *d)
     d->line_len = 0;
 }
 
-static int hexval(uint8_t c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 int hcp_chunked_decode(struct hcp_chunked *d, const uint8_t *in, size_t len, struct hcp_buf *out,
                        size_t *out_consumed)
@@ -43,7 +34,7 @@ int hcp_chunked_decode(struct hcp_chunked *d, const uint8_t *in, size_t len, str
         uint8_t c = in[i];
         switch (d->state) {
         case S_SIZE: {
-            int v = hexval(c);
+            int v = hcp__hexval(c);
             if (v >= 0) {
                 if (d->line_len >= 15)
                     return HCP_ERR_MALFORMED;

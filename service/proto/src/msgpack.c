@@ -21,6 +21,7 @@
 
 #include "hcp/jsonscan.h"
 #include "hcp/text.h"
+#include "internal.h"
 
 /* ---- framing ---- */
 
@@ -153,22 +154,12 @@ static int jfail(struct jconv *j, int err)
     return -1;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 static int hex4(const char *p, unsigned *out)
 {
     unsigned v = 0;
     for (int k = 0; k < 4; k++) {
-        int h = hexval(p[k]);
+        int h = hcp__hexval(p[k]);
         if (h < 0)
             return -1;
         v = (v << 4) | (unsigned)h;

@@ -6,8 +6,11 @@
  */
 #include "hcp/text.h"
 
+#include <ctype.h>
+
 #include <limits.h>
 #include <string.h>
+#include "internal.h"
 
 bool hcp_utf8_valid(const uint8_t *s, size_t len)
 {
@@ -54,16 +57,6 @@ bool hcp_utf8_valid(const uint8_t *s, size_t len)
     return true;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* Decode the byte at in[*i], advancing *i. Returns the byte or -1 for a bad
  * escape. */
@@ -73,7 +66,7 @@ static int next_decoded(const char *in, size_t len, size_t *i, bool plus_as_spac
     if (c == '%') {
         if (len - *i < 3)
             return -1;
-        int h = hexval(in[*i + 1]), l = hexval(in[*i + 2]);
+        int h = hcp__hexval(in[*i + 1]), l = hcp__hexval(in[*i + 2]);
         if (h < 0 || l < 0)
             return -1;
         *i += 3;
@@ -224,4 +217,46 @@ bool hcp_strn_ieq(const char *a, size_t alen, const char *b)
             return false;
     }
     return b[alen] == '\0';
+}
+
+bool hcp_list_next(const char **cursor, const char **out_item, size_t *out_len)
+{
+    const char *p = *cursor;
+    for (;;) {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        if (!*p) {
+            *cursor = p;
+            return false;
+        }
+        const char *e = p;
+        while (*e && *e != ',')
+            e++;
+        const char *te = e;
+        while (te > p && (te[-1] == ' ' || te[-1] == '\t'))
+            te--;
+        *cursor = e;
+        if (te > p) {
+            *out_item = p;
+            *out_len = (size_t)(te - p);
+            return true;
+        }
+        p = e;
+    }
+}
+
+bool hcp_list_contains_ci(const char *list, const char *item, size_t len)
+{
+    const char *it;
+    size_t n;
+    while (hcp_list_next(&list, &it, &n)) {
+        if (n == len) {
+            size_t i = 0;
+            while (i < n && tolower((unsigned char)it[i]) == tolower((unsigned char)item[i]))
+                i++;
+            if (i == n)
+                return true;
+        }
+    }
+    return false;
 }

@@ -167,11 +167,31 @@ static void test_ieq(void **state)
     assert_true(hcp_strn_ieq("", 0, ""));
 }
 
+static void test_list(void **state)
+{
+    (void)state;
+    const char *cur = " a, ,bb ,\tccc\t,, ", *it = NULL;
+    size_t n = 0;
+    const char *want[] = {"a", "bb", "ccc"};
+    for (size_t i = 0; i < 3; i++) {
+        assert_true(hcp_list_next(&cur, &it, &n));
+        assert_int_equal(n, strlen(want[i]));
+        assert_memory_equal(it, want[i], n);
+    }
+    assert_false(hcp_list_next(&cur, &it, &n));
+    cur = "";
+    assert_false(hcp_list_next(&cur, &it, &n));
+    assert_true(hcp_list_contains_ci("http://a.test, HTTP://B.test", "http://b.TEST", 13));
+    assert_false(hcp_list_contains_ci("http://a.test, http://b.test", "http://b.tes", 12));
+    assert_false(hcp_list_contains_ci("", "x", 1));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         TU_TEST(test_utf8),      TU_TEST(test_url_decode), TU_TEST(test_url_encode),
         TU_TEST(test_query_get), TU_TEST(test_base64url),  TU_TEST(test_ieq),
+        TU_TEST(test_list),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "hcp/common.h"
+#include "hcp/text.h"
 
 #ifndef HUBCAST_VERSION
 #define HUBCAST_VERSION "0.1.0"
@@ -244,17 +245,9 @@ static int apply(struct hcs_config *cfg, const struct option_row *o, const char 
         return -1;
     case T_TRANSPORTS: {
         unsigned mask = 0;
-        const char *p = v;
-        while (*p) {
-            while (*p == ' ' || *p == ',')
-                p++;
-            const char *e = p;
-            while (*e && *e != ',')
-                e++;
-            const char *te = e;
-            while (te > p && te[-1] == ' ')
-                te--;
-            size_t tl = (size_t)(te - p);
+        const char *cur = v, *p;
+        size_t tl;
+        while (hcp_list_next(&cur, &p, &tl)) {
             if (tl == 10 && !strncasecmp(p, "WebSockets", tl))
                 mask |= 1u;
             else if (tl == 16 && !strncasecmp(p, "ServerSentEvents", tl))
@@ -263,12 +256,11 @@ static int apply(struct hcs_config *cfg, const struct option_row *o, const char 
                 mask |= 4u;
             else if (tl == 3 && !strncasecmp(p, "all", tl))
                 mask |= 7u;
-            else if (tl) {
+            else {
                 fprintf(err, "hubcast-service: %s: unknown transport '%.*s' (WebSockets, "
                              "ServerSentEvents, LongPolling)\n", source, (int)tl, p);
                 return -1;
             }
-            p = e;
         }
         if (!mask) {
             fprintf(err, "hubcast-service: %s: at least one transport is required\n", source);

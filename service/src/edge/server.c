@@ -332,22 +332,7 @@ static const char *cors_origin_for(const struct server *srv, const struct http_r
     const char *list = srv->cfg->cors_origins;
     if (!strcmp(list, "*"))
         return r->origin;
-    size_t olen = strlen(r->origin);
-    const char *p = list;
-    while (*p) {
-        while (*p == ' ' || *p == ',')
-            p++;
-        const char *e = p;
-        while (*e && *e != ',')
-            e++;
-        const char *te = e;
-        while (te > p && te[-1] == ' ')
-            te--;
-        if ((size_t)(te - p) == olen && !strncasecmp(p, r->origin, olen))
-            return r->origin;
-        p = e;
-    }
-    return NULL;
+    return hcp_list_contains_ci(list, r->origin, strlen(r->origin)) ? r->origin : NULL;
 }
 
 static int add_hdr(struct lws *wsi, const char *name, const char *value, unsigned char **p,

@@ -40,6 +40,15 @@ HCP_NODISCARD int hcp_query_get(const char *query, size_t len, const char *key, 
  * (cap incl. NUL). Returns the encoded length or HCP_ERR_TOO_LARGE. */
 HCP_NODISCARD int hcp_base64url_encode(const uint8_t *in, size_t len, char *out, size_t cap);
 
+/*
+ * Comma-separated lists ("a, b,c"): step to the next item, trimmed of spaces
+ * and tabs; empty items are skipped. Returns false at the end. *cursor starts
+ * at the list and is advanced.
+ */
+bool hcp_list_next(const char **cursor, const char **out_item, size_t *out_len);
+/* True if the list holds item[0..len), compared ASCII case-insensitively. */
+bool hcp_list_contains_ci(const char *list, const char *item, size_t len);
+
 /* ASCII case-insensitive comparisons. */
 bool hcp_str_ieq(const char *a, const char *b);
 bool hcp_strn_ieq(const char *a, size_t alen, const char *b);

@@ -95,6 +95,15 @@ static void begin_attempt(struct hc__sm *sm, struct hc__out *out)
     }
 }
 
+/* Bounded copy that truncates silently (the texts are for humans). */
+static void copy_text(char *dst, size_t cap, const char *src)
+{
+    size_t n = src ? strnlen(src, cap - 1) : 0;
+    if (n)
+        memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 static void go_idle(struct hc__sm *sm, const char *error, struct hc__out *out)
 {
     clear_timers(sm);
@@ -102,7 +111,7 @@ static void go_idle(struct hc__sm *sm, const char *error, struct hc__out *out)
     sm->transport = 0;
     /* Copy first: error may point into sm->error. */
     char tmp[HC__ERR_TEXT_MAX];
-    snprintf(tmp, sizeof tmp, "%s", error ? error : "");
+    copy_text(tmp, sizeof tmp, error);
     change_state(sm, HC_STATE_DISCONNECTED, tmp, out);
 }
 
@@ -111,7 +120,7 @@ static void schedule_retry(struct hc__sm *sm, const char *error, int64_t now,
                            struct hc__out *out)
 {
     char tmp[HC__ERR_TEXT_MAX];
-    snprintf(tmp, sizeof tmp, "%s", error ? error : "");
+    copy_text(tmp, sizeof tmp, error);
     int64_t delay = -1;
     if (sm->cfg.retry != NULL) {
         struct hc_retry_info info = {sm->retry_attempts, now - sm->lost_at_ms, tmp};
@@ -149,7 +158,7 @@ static void connection_lost(struct hc__sm *sm, const char *error, bool may_recon
                             struct hc__out *out)
 {
     char tmp[HC__ERR_TEXT_MAX];
-    snprintf(tmp, sizeof tmp, "%s", error ? error : "");
+    copy_text(tmp, sizeof tmp, error);
     fail_pending(sm, tmp, out);
     out->actions |= HC__ACT_CLOSE_TRANSPORT;
     if (!may_reconnect) {

@@ -97,10 +97,14 @@ describe('sends made on one node reach clients on the others', () => {
     const apiB = new Api(b, hub);
     let r = await apiB.addUserToGroup(user, group, { ttl: 600 });
     assert.equal(r.status, 200, show(r));
+    // Other nodes learn of the membership through Redis: eventually
+    // consistent within milliseconds (docs/scale-out.md).
+    await eventually(async () => (await new Api(a, hub).userInGroup(user, group)).status === 200,
+      { what: 'user in group seen on A' });
+    await eventually(async () => (await new Api(c, hub).userInGroup(user, group)).status === 200,
+      { what: 'user in group seen on C' });
     // A later connection of the user on a third node joins too.
     const later = await connect(c, { hub, userId: user });
-    r = await new Api(a, hub).userInGroup(user, group);
-    assert.equal(r.status, 200, show(r));
     r = await apiB.sendToGroup(group, msg('vip'));
     assert.equal(r.status, 202, show(r));
     await first.waitFor('msg', (x) => x === 'vip');

@@ -668,6 +668,19 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
             raise_closed(c, *msg ? msg : NULL, is_drop);
         }
         return 0;
+    case LWS_CALLBACK_WSI_DESTROY:
+        if (!c->freeing && wsi == c->wsi) {
+            /* lws destroyed our connection without a close or error callback
+             * we act on (some lws 4.1 paths during the client handshake, e.g.
+             * a peer that accepts and closes at once). Never keep the dangling
+             * pointer, and report the loss so the state machine moves on. */
+            c->wsi = NULL;
+            if (c->transport_up)
+                raise_closed(c, "WebSocket connection lost.", true);
+            else
+                raise_ev(c, HC__EV_TRANSPORT_FAILED, "WebSocket failed to connect.");
+        }
+        return 0;
     default:
         return 0;
     }

@@ -110,9 +110,15 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Unix seconds for token exp/nbf checks. Not time(NULL): glibc serves it
+ * from the coarse clock, which can still show the previous second when a
+ * client (reading the precise clock) already signs nbf = this second; with
+ * --token-skew 0 that refused fresh tokens for a few milliseconds. */
 static int64_t now_unix(void)
 {
-    return (int64_t)time(NULL);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec;
 }
 
 /* 16 bytes from the kernel CSPRNG as 22 URL-safe characters. */

@@ -237,3 +237,37 @@ describe('primary key is the first --access-key', () => {
   });
 });
 
+
+// REST tokens that verified are remembered (--token-cache); a remembered
+// token must still stop working the moment it expires.
+describe('REST token cache', { skip: isExternal() }, () => {
+  const zctx = useService({ args: ['--token-skew', '0'] });
+
+  {
+    it('a reused REST token is accepted until its exp, then refused (skew 0, default cache)', async () => {
+      const { svc } = zctx;
+      const hub = uniq('rcache');
+      const path = `/api/hubs/${hub}/:send`;
+      const url = buildUrl(svc.url, path, { 'api-version': '2022-06-01' });
+      const exp = now() + 2;
+      const token = restToken(svc, url, { exp });
+      const send = () => rest(svc, 'POST', path, {
+        query: { 'api-version': '2022-06-01' }, token, json: { target: 'msg', arguments: [1] },
+      });
+      for (let i = 0; i < 3; i++) {
+        const r = await send();
+        assert.equal(r.status, 202, show(r));
+      }
+      // Past exp (whole seconds; the service compares now > exp).
+      while (Date.now() / 1000 < exp + 1.05) await new Promise((res) => setTimeout(res, 100));
+      const late = await send();
+      assert.equal(late.status, 401, show(late));
+      // A tampered copy of a remembered token is refused too.
+      const fresh = restToken(svc, url, { lifetime: 60 });
+      const ok = await rest(svc, 'POST', path, { query: { 'api-version': '2022-06-01' }, token: fresh, json: { target: 'msg', arguments: [] } });
+      assert.equal(ok.status, 202, show(ok));
+      const bad = await rest(svc, 'POST', path, { query: { 'api-version': '2022-06-01' }, token: tamper(fresh), json: { target: 'msg', arguments: [] } });
+      assert.equal(bad.status, 401, show(bad));
+    });
+  }
+});

@@ -979,6 +979,175 @@ static void test_issue_oom(void **state)
     hcp_free(tok);
 }
 
+/* ---- verdict cache ----------------------------------------------------------------------- */
+
+static void test_cache_hits_and_lifetime(void **state)
+{
+    char tok[TOKBUF];
+    /* nbf NOW, exp NOW + 100. */
+    size_t len = sign_token(tok, H256, "{\"nbf\":1700000000,\"exp\":1700000100}", "SHA256",
+                            EMU_KEY);
+    struct hcs_auth_options opt = {true, 10, NULL};
+    struct hcs_auth_cache *c = hcs_auth_cache_new(8);
+    struct hcs_auth_cache_stats st;
+    const char *reason = NULL;
+
+    (void)state;
+    assert_non_null(c);
+    assert_int_equal(hcs_auth_check(c, &emu_keys, &opt, tok, len, NOW, &reason), 0);
+    assert_int_equal(hcs_auth_check(c, &emu_keys, &opt, tok, len, NOW + 1, &reason), 0);
+    assert_int_equal(hcs_auth_check(c, &emu_keys, &opt, tok, len, NOW + 110, &reason), 0);
+    hcs_auth_cache_stats(c, &st);
+    assert_int_equal(st.misses, 1);
+    assert_int_equal(st.hits, 2);
+    assert_int_equal(st.entries, 1);
+
+    /* Before nbf - skew: refused from the cache, and kept. */
+    assert_int_equal(hcs_auth_check(c, &emu_keys, &opt, tok, len, NOW - 11, &reason), -1);
+    assert_string_equal(reason, "token not yet valid");
+    hcs_auth_cache_stats(c, &st);
+    assert_int_equal(st.entries, 1);
+
+    /* Past exp + skew: refused from the cache (no new signature check), and
+     * dropped; a later check refuses it again the full way. */
+    assert_int_equal(hcs_auth_check(c, &emu_keys, &opt, tok, len, NOW + 111, &reason), -1);
+    assert_string_equal(reason, "token expired");
+    hcs_auth_cache_stats(c, &st);
+    assert_int_equal(st.hits, 4);
+    assert_int_equal(st.entries, 0);
+    assert_int_equal(hcs_auth_check(c, &emu_keys, &opt, tok, len, NOW + 111, &reason), -1);
+    assert_string_equal(reason, "token expired");
+
+    /* Lifetime checks off for this call: the expired token is fine again. */
+    opt.check_lifetime = false;
+    assert_int_equal(hcs_auth_check(c, &emu_keys, &opt, tok, len, NOW + 1000, &reason), 0);
+    assert_int_equal(hcs_auth_check(c, &emu_keys, &opt, tok, len, NOW + 1000, &reason), 0);
+    hcs_auth_cache_stats(c, &st);
+    assert_int_equal(st.entries, 1);
+    hcs_auth_cache_free(c);
+}
+
+static void test_cache_exact_bytes(void **state)
+{
+    char tok[TOKBUF], bad[TOKBUF];
+    size_t len = sign_token(tok, H256, P_OK, "SHA256", EMU_KEY);
+    struct hcs_auth_cache *c = hcs_auth_cache_new(4);
+    struct hcs_auth_cache_stats st;
+    const char *reason = NULL;
+
+    (void)state;
+    assert_int_equal(hcs_auth_check(c, &emu_keys, &default_opt, tok, len, NOW, &reason), 0);
+    /* Every single-byte change of a cached token is checked in full. */
+    for (size_t i = 0; i < len; i++) {
+        memcpy(bad, tok, len);
+        bad[i] = bad[i] == 'A' ? 'B' : 'A';
+        reason = NULL;
+        assert_int_equal(hcs_auth_check(c, &emu_keys, &default_opt, bad, len, NOW, &reason), -1);
+        assert_non_null(reason);
+    }
+    /* A prefix and an extension of it too. */
+    assert_int_equal(hcs_auth_check(c, &emu_keys, &default_opt, tok, len - 1, NOW, &reason), -1);
+    memcpy(bad, tok, len);
+    bad[len] = 'A';
+    assert_int_equal(hcs_auth_check(c, &emu_keys, &default_opt, bad, len + 1, NOW, &reason), -1);
+    /* Failures are not remembered; the original still hits. */
+    assert_int_equal(hcs_auth_check(c, &emu_keys, &default_opt, tok, len, NOW, &reason), 0);
+    hcs_auth_cache_stats(c, &st);
+    assert_int_equal(st.entries, 1);
+    assert_true(st.hits >= 1);
+    hcs_auth_cache_free(c);
+}
+
+static void test_cache_keys_and_audience(void **state)
+{
+    char tok[TOKBUF];
+    /* aud is a /client/ URL. */
+    size_t len = sign_token(tok, H256, P_OK, "SHA256", EMU_KEY);
+    struct hcs_auth_options loose = {true, 300, NULL};
+    struct hcs_auth_options strict = {true, 300, "/api/"};
+    struct hcs_auth_cache *c = hcs_auth_cache_new(4);
+    struct hcs_auth_cache_stats st;
+    const char *reason = NULL;
+
+    (void)state;
+    assert_int_equal(hcs_auth_check(c, &emu_keys, &loose, tok, len, NOW, &reason), 0);
+    /* A verdict reached without the audience check is not one with it. */
+    assert_int_equal(hcs_auth_check(c, &emu_keys, &strict, tok, len, NOW, &reason), -1);
+    assert_string_equal(reason, "audience mismatch");
+    /* Another key list empties the cache: the token fails its signature. */
+    assert_int_equal(hcs_auth_check(c, &other_keys, &loose, tok, len, NOW, &reason), -1);
+    assert_string_equal(reason, "bad signature");
+    hcs_auth_cache_stats(c, &st);
+    assert_int_equal(st.entries, 0);
+    assert_int_equal(hcs_auth_check(c, &rotated_keys, &loose, tok, len, NOW, &reason), 0);
+    hcs_auth_cache_free(c);
+}
+
+static void test_cache_bounded(void **state)
+{
+    char tok[TOKBUF];
+    char payload[128];
+    struct hcs_auth_cache *c = hcs_auth_cache_new(4);
+    struct hcs_auth_cache *off = hcs_auth_cache_new(0);
+    struct hcs_auth_cache_stats st;
+    const char *reason = NULL;
+
+    (void)state;
+    for (int i = 0; i < 100; i++) {
+        snprintf(payload, sizeof payload, "{\"exp\":1700003600,\"sub\":\"u%d\"}", i);
+        size_t len = sign_token(tok, H256, payload, "SHA256", EMU_KEY);
+        assert_int_equal(hcs_auth_check(c, &emu_keys, &default_opt, tok, len, NOW, &reason), 0);
+        assert_int_equal(hcs_auth_check(off, &emu_keys, &default_opt, tok, len, NOW, &reason), 0);
+        assert_int_equal(hcs_auth_check(NULL, &emu_keys, &default_opt, tok, len, NOW, &reason), 0);
+    }
+    hcs_auth_cache_stats(c, &st);
+    assert_true(st.entries <= 4);
+    hcs_auth_cache_stats(off, &st);
+    assert_int_equal(st.entries, 0);
+    assert_int_equal(st.hits, 0);
+    /* No token, garbage and oversized tokens: plain refusals. */
+    assert_int_equal(hcs_auth_check(c, &emu_keys, &default_opt, NULL, 0, NOW, &reason), -1);
+    assert_int_equal(hcs_auth_check(c, &emu_keys, &default_opt, "x", 1, NOW, &reason), -1);
+    assert_string_equal(reason, "malformed token");
+    hcs_auth_cache_free(c);
+    hcs_auth_cache_free(off);
+    hcs_auth_cache_free(NULL);
+}
+
+static void test_cache_oom(void **state)
+{
+    char tok[TOKBUF];
+    size_t len = sign_token(tok, H256, P_OK, "SHA256", EMU_KEY);
+    long n;
+
+    (void)state;
+    /* Fail allocation n of (create, check, check); stop at the first n that
+     * is past every allocation. No leak, no crash, no wrong verdict. */
+    for (n = 1; n < 1000; n++) {
+        const char *reason = NULL;
+        struct hcs_auth_cache *c;
+        int rc1 = -1, rc2 = -1;
+
+        alloc_count = 0;
+        alloc_fail_at = n;
+        c = hcs_auth_cache_new(2);
+        if (c != NULL) {
+            rc1 = hcs_auth_check(c, &emu_keys, &default_opt, tok, len, NOW, &reason);
+            rc2 = hcs_auth_check(c, &emu_keys, &default_opt, tok, len, NOW, &reason);
+        }
+        alloc_fail_at = 0;
+        if (c != NULL && (rc1 != 0 || rc2 != 0))
+            assert_non_null(reason);
+        hcs_auth_cache_free(c);
+        if (alloc_count < n) {
+            assert_int_equal(rc1, 0);
+            assert_int_equal(rc2, 0);
+            break;
+        }
+    }
+    assert_true(n > 2 && n < 1000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1001,6 +1170,11 @@ int main(void)
         cmocka_unit_test(test_hmac_vectors),
         cmocka_unit_test(test_verify_oom),
         cmocka_unit_test(test_issue_oom),
+        cmocka_unit_test(test_cache_hits_and_lifetime),
+        cmocka_unit_test(test_cache_exact_bytes),
+        cmocka_unit_test(test_cache_keys_and_audience),
+        cmocka_unit_test(test_cache_bounded),
+        cmocka_unit_test(test_cache_oom),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

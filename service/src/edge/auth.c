@@ -12,7 +12,8 @@
  * member names are refused so that libjwt (last wins) and cJSON (first wins)
  * can never read different values.
  *
- * Invariants: never logs; never keeps state between calls; out-parameters are
+ * Invariants: never logs; keeps no state between calls except in a
+ * caller-owned struct hcs_auth_cache; out-parameters are
  * written only on success. Memory comes from hcp_malloc (and cJSON's hooks,
  * which hcp_set_alloc routes); libjwt allocates with libc and its results
  * are copied and released here.
@@ -544,6 +545,174 @@ void hcs_principal_cleanup(struct hcs_principal *p)
     p->claims = NULL;
     p->exp = 0;
     p->transports = 0;
+}
+
+/* ---- verdict cache ----------------------------------------------------------------------- */
+
+struct cache_entry {
+    char *token;             /* NULL: empty slot */
+    size_t len;
+    uint64_t hash;
+    const char *audience;    /* opt->audience_path the verdict was reached with */
+    bool has_exp, has_nbf;
+    double exp, nbf;
+};
+
+struct hcs_auth_cache {
+    struct cache_entry *slots;
+    size_t n_slots;
+    const char *const *keys; /* the key list the entries were verified against */
+    size_t n_keys;
+    uint64_t hits, misses;
+};
+
+struct hcs_auth_cache *hcs_auth_cache_new(size_t slots)
+{
+    struct hcs_auth_cache *c = hcp_calloc(1, sizeof *c);
+
+    if (c == NULL)
+        return NULL;
+    if (slots > 0) {
+        c->slots = hcp_calloc(slots, sizeof *c->slots);
+        if (c->slots == NULL) {
+            hcp_free(c);
+            return NULL;
+        }
+        c->n_slots = slots;
+    }
+    return c;
+}
+
+static void entry_clear(struct cache_entry *e)
+{
+    if (e->token != NULL) {
+        OPENSSL_cleanse(e->token, e->len);
+        hcp_free(e->token);
+    }
+    memset(e, 0, sizeof *e);
+}
+
+void hcs_auth_cache_free(struct hcs_auth_cache *c)
+{
+    if (c == NULL)
+        return;
+    for (size_t i = 0; i < c->n_slots; i++)
+        entry_clear(&c->slots[i]);
+    hcp_free(c->slots);
+    hcp_free(c);
+}
+
+void hcs_auth_cache_stats(const struct hcs_auth_cache *c, struct hcs_auth_cache_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    if (c == NULL)
+        return;
+    out->hits = c->hits;
+    out->misses = c->misses;
+    for (size_t i = 0; i < c->n_slots; i++)
+        out->entries += c->slots[i].token != NULL;
+}
+
+/* FNV-1a: picks the slot only; equality is decided by comparing the bytes. */
+static uint64_t token_hash(const char *s, size_t len)
+{
+    uint64_t h = UINT64_C(14695981039346656037);
+
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)s[i];
+        h *= UINT64_C(1099511628211);
+    }
+    return h;
+}
+
+static bool same_audience(const char *a, const char *b)
+{
+    return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* The lifetime part of verify(), on remembered claims: 0 ok, -1 not yet
+ * valid, -2 expired. */
+static int lifetime_ok(const struct hcs_auth_options *opt, const struct cache_entry *e,
+                       int64_t now_s, const char **out_reason)
+{
+    double skew;
+
+    if (!opt->check_lifetime)
+        return 0;
+    skew = opt->skew_s > 0 ? (double)opt->skew_s : 0.0;
+    if (e->has_exp && (double)now_s > e->exp + skew) {
+        *out_reason = R_EXPIRED;
+        return -2;
+    }
+    if (e->has_nbf && (double)now_s + skew < e->nbf) {
+        *out_reason = R_NOT_YET;
+        return -1;
+    }
+    return 0;
+}
+
+int hcs_auth_check(struct hcs_auth_cache *c, const struct hcs_auth_keys *keys,
+                   const struct hcs_auth_options *opt, const char *token, size_t len,
+                   int64_t now_s, const char **out_reason)
+{
+    static const struct hcs_auth_options defaults = {true, 300, NULL};
+    struct hcs_principal p = {0};
+    struct cache_entry *e = NULL;
+    const char *reason = R_MALFORMED;
+    uint64_t h = 0;
+
+    if (opt == NULL)
+        opt = &defaults;
+    if (c != NULL && c->n_slots > 0 && token != NULL && keys != NULL &&
+        len <= HCS_AUTH_MAX_TOKEN) {
+        if (c->keys != keys->keys || c->n_keys != keys->n_keys) {
+            for (size_t i = 0; i < c->n_slots; i++)
+                entry_clear(&c->slots[i]);
+            c->keys = keys->keys;
+            c->n_keys = keys->n_keys;
+        }
+        h = token_hash(token, len);
+        e = &c->slots[h % c->n_slots];
+        if (e->token != NULL && e->hash == h && e->len == len &&
+            same_audience(e->audience, opt->audience_path) &&
+            CRYPTO_memcmp(e->token, token, len) == 0) {
+            int lt;
+
+            c->hits++;
+            lt = lifetime_ok(opt, e, now_s, &reason);
+            if (lt == 0)
+                return 0;
+            if (lt == -2)
+                entry_clear(e); /* expired: never valid again */
+            if (out_reason != NULL)
+                *out_reason = reason;
+            return -1;
+        }
+        c->misses++;
+    }
+    if (verify(keys, opt, token, len, now_s, &p, &reason) != 0) {
+        if (out_reason != NULL)
+            *out_reason = reason;
+        return -1;
+    }
+    if (e != NULL) {
+        char *copy = hcp_malloc(len);
+
+        /* Out of memory only means no caching this time. */
+        if (copy != NULL) {
+            entry_clear(e);
+            memcpy(copy, token, len);
+            e->token = copy;
+            e->len = len;
+            e->hash = h;
+            e->audience = opt->audience_path;
+            /* verify() accepted these claims, so they are numbers or absent. */
+            (void)numeric_claim(p.claims, "exp", &e->has_exp, &e->exp);
+            (void)numeric_claim(p.claims, "nbf", &e->has_nbf, &e->nbf);
+        }
+    }
+    hcs_principal_cleanup(&p);
+    return 0;
 }
 
 int hcs_auth_issue(const char *key, const char *audience, const char *user_id, int64_t now_s,

@@ -56,6 +56,35 @@ int hcs_auth_verify(const struct hcs_auth_keys *keys, const struct hcs_auth_opti
 void hcs_principal_cleanup(struct hcs_principal *p);
 
 /*
+ * A bounded cache of verdicts for callers that need only "valid or not" (the
+ * REST API, where one server token signs many requests): a token that
+ * verified once is recognised by its exact bytes (length + constant-time
+ * comparison) and only its lifetime is checked again, with the options of
+ * the call, so an entry never outlives its token's exp + skew. Only
+ * successes are kept; entries are bound to the options' audience path and
+ * to the key list the cache was first used with (another list empties it).
+ * Not thread-safe: one cache per thread. slots == 0 disables caching.
+ */
+struct hcs_auth_cache;
+
+struct hcs_auth_cache *hcs_auth_cache_new(size_t slots);
+void hcs_auth_cache_free(struct hcs_auth_cache *c);
+
+/* Like hcs_auth_verify without a principal: 0 = valid, -1 = refused with
+ * *out_reason. c may be NULL (no caching). */
+int hcs_auth_check(struct hcs_auth_cache *c, const struct hcs_auth_keys *keys,
+                   const struct hcs_auth_options *opt, const char *token, size_t len,
+                   int64_t now_s, const char **out_reason);
+
+/* Counters for tests and diagnostics. */
+struct hcs_auth_cache_stats {
+    uint64_t hits;
+    uint64_t misses;
+    size_t entries;
+};
+void hcs_auth_cache_stats(const struct hcs_auth_cache *c, struct hcs_auth_cache_stats *out);
+
+/*
  * Issue an HS256 token signed with `key`: claims aud, iat, nbf = now,
  * exp = now + lifetime_s, and asrs.s.uid = user_id when non-NULL/non-empty.
  * *out_token is allocated with hcp_malloc. Returns 0 or -1.

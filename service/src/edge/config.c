@@ -82,6 +82,9 @@ static const struct option_row OPTIONS[] = {
      "30", 1, 3600, "Seconds a negotiated connection token stays valid without a transport."},
     {"token-skew", 0, "HUBCAST_TOKEN_SKEW", T_SECONDS, OFF(token_skew_s), 0, "300", 0, 86400,
      "Clock skew in seconds allowed when checking token exp/nbf."},
+    {"token-cache", 0, "HUBCAST_TOKEN_CACHE", T_SIZE, OFF(token_cache_slots), 0, "64", 0, 65536,
+     "REST tokens remembered after a full signature check (0 disables); a remembered token "
+     "still has its exp/nbf checked on every request."},
     {"check-token-lifetime", 0, "HUBCAST_CHECK_TOKEN_LIFETIME", T_BOOL,
      OFF(check_token_lifetime), 0, "true", 0, 0,
      "Reject expired or not-yet-valid tokens (the official emulator does not)."},

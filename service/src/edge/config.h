@@ -37,6 +37,7 @@ struct hcs_config {
     int64_t client_timeout_s;
     int64_t negotiate_timeout_s;
     int64_t token_skew_s;
+    size_t token_cache_slots; /* REST verdict cache (auth.h), 0 = off */
     bool check_token_lifetime;
     bool strict_audience;
     int log_level; /* 0 err .. 4 debug */

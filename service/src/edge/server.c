@@ -49,6 +49,7 @@ struct server {
     struct hcs_auth_keys keys;
     struct hcs_auth_options client_auth;
     struct hcs_auth_options rest_auth;
+    struct hcs_auth_cache *rest_tokens; /* verdicts for REST tokens (loop thread only) */
     lws_sorted_usec_list_t sul;
     int port;
     char base_url[600]; /* scheme://host:port used for token audiences */
@@ -989,11 +990,11 @@ static int rest(struct server *srv, struct lws *wsi, struct pss *pss, struct htt
                  srv->cfg->max_body_bytes);
         return respond_error(wsi, pss, 413, "Error.Request.TooLarge", msg, &o);
     }
-    struct hcs_principal who;
-    const char *reason = NULL;
-    int auth_status = verify_token(srv, &srv->rest_auth, r->token, &who, &reason) ? 0 : -1;
-    if (auth_status == 0)
-        hcs_principal_cleanup(&who);
+    const char *reason = "no access token";
+    int auth_status = -1;
+    if (r->token)
+        auth_status = hcs_auth_check(srv->rest_tokens, &srv->keys, &srv->rest_auth, r->token,
+                                     strlen(r->token), now_unix(), &reason);
 
     struct hcs_rest_request q = {
         .method = r->method,
@@ -1593,6 +1594,12 @@ int hcs_server_run(const struct hcs_config *cfg, FILE *out)
         hcs_log(HCS_LOG_ERR, "server", "out of memory creating the core");
         return 1;
     }
+    srv.rest_tokens = hcs_auth_cache_new(cfg->token_cache_slots);
+    if (!srv.rest_tokens) {
+        hcs_log(HCS_LOG_ERR, "server", "out of memory creating the token cache");
+        hcs_core_free(srv.core);
+        return 1;
+    }
 
     hcs_log_route_lws();
     struct lws_context_creation_info info;
@@ -1608,6 +1615,7 @@ int hcs_server_run(const struct hcs_config *cfg, FILE *out)
     if (!srv.ctx) {
         hcs_log(HCS_LOG_ERR, "server", "cannot create the libwebsockets context");
         hcs_core_free(srv.core);
+        hcs_auth_cache_free(srv.rest_tokens);
         return 1;
     }
     g_ctx = srv.ctx;
@@ -1615,6 +1623,7 @@ int hcs_server_run(const struct hcs_config *cfg, FILE *out)
     if (!srv.upstream) {
         lws_context_destroy(srv.ctx);
         hcs_core_free(srv.core);
+        hcs_auth_cache_free(srv.rest_tokens);
         return 1;
     }
 
@@ -1662,6 +1671,7 @@ int hcs_server_run(const struct hcs_config *cfg, FILE *out)
                 lws_context_destroy(srv.ctx);
                 hcs_upstream_free(srv.upstream);
                 hcs_core_free(srv.core);
+                hcs_auth_cache_free(srv.rest_tokens);
                 return 1;
             }
             hcs_log(HCS_LOG_INFO, "server", "IPv6 loopback unavailable; IPv4 only");
@@ -1676,6 +1686,7 @@ int hcs_server_run(const struct hcs_config *cfg, FILE *out)
                 lws_context_destroy(srv.ctx);
                 hcs_upstream_free(srv.upstream);
                 hcs_core_free(srv.core);
+                hcs_auth_cache_free(srv.rest_tokens);
                 return 1;
             }
         }
@@ -1687,6 +1698,7 @@ int hcs_server_run(const struct hcs_config *cfg, FILE *out)
         lws_context_destroy(srv.ctx);
         hcs_upstream_free(srv.upstream);
         hcs_core_free(srv.core);
+        hcs_auth_cache_free(srv.rest_tokens);
         return 1;
     }
 
@@ -1750,6 +1762,7 @@ int hcs_server_run(const struct hcs_config *cfg, FILE *out)
     hcs_upstream_free(srv.upstream);
     lws_context_destroy(srv.ctx);
     hcs_core_free(srv.core);
+    hcs_auth_cache_free(srv.rest_tokens);
     hcp_buf_cleanup(&srv.scratch);
     (void)n_ok;
     return 0;

@@ -79,7 +79,7 @@ struct hcs_conn {
     struct hcs_conn *prev, *next; /* core->conns list */
     struct hcs_hub *hub;
     char *id, *token, *user_id, *query;
-    cJSON *claims;
+    char *claims_json; /* compact JSON text of the token's claims, or NULL */
     unsigned transports;
     enum hcs_transport kind; /* first transport attached, NONE before */
     void *transport;         /* NULL when not attached */
@@ -791,7 +791,7 @@ static void conn_info(const struct hcs_conn *c, struct hcs_conn_info *info)
     info->hub = c->hub->name;
     info->id = c->id;
     info->user_id = c->user_id;
-    info->claims = c->claims;
+    info->claims_json = c->claims_json;
     info->query = c->query ? c->query : "";
     info->protocol = c->protocol;
 }
@@ -803,7 +803,7 @@ static void conn_free(struct hcs_conn *c)
     rb_clear(c);
     hcp_buf_cleanup(&c->in);
     hcs_map_cleanup(&c->groups);
-    cJSON_Delete(c->claims);
+    hcp_free(c->claims_json);
     hcp_free(c->id);
     hcp_free(c->token);
     hcp_free(c->user_id);
@@ -1153,13 +1153,19 @@ int hcs_core_conn_new(struct hcs_core *core, const struct hcs_conn_params *p, in
     c->query = hcp_strdup(p->query ? p->query : "");
     if (!c->id || !c->token || !c->query || (p->user_id && *p->user_id && !c->user_id))
         goto fail;
+    if (claims) {
+        c->claims_json = cJSON_PrintUnformatted(claims);
+        if (!c->claims_json)
+            goto fail;
+        cJSON_Delete(claims);
+        claims = NULL;
+    }
     if (hcs_map_put(&core->tokens, c->token, c) != 0)
         goto fail;
     if (hcs_map_put(&h->conns, c->id, c) != 0) {
         hcs_map_del(&core->tokens, c->token);
         goto fail;
     }
-    c->claims = claims;
     c->transports = p->transports;
     c->close_at_ms = p->close_at_ms;
     c->stateful_ok = p->stateful_reconnect;
@@ -1175,8 +1181,8 @@ int hcs_core_conn_new(struct hcs_core *core, const struct hcs_conn_params *p, in
     return HCS_OK;
 fail:
     if (c)
-        conn_free(c); /* claims not yet owned by c */
-    cJSON_Delete(claims);
+        conn_free(c);
+    cJSON_Delete(claims); /* NULL once turned into c->claims_json */
     return rc;
 }
 

@@ -470,11 +470,15 @@ static int enqueue(struct hcs_upstream *u, const struct hcs_conn_info *c, enum j
     if (invocation_id && !(j->invocation_id = hcp_strdup(invocation_id)))
         goto fail;
 
+    /* The core keeps claims as text; the header needs them parsed. */
+    cJSON *claims = c->claims_json ? cJSON_Parse(c->claims_json) : NULL;
+    if (c->claims_json && !claims)
+        goto fail;
     struct hcs_upstream_event ev = {
         .hub = c->hub,
         .conn_id = c->id,
         .user_id = c->user_id,
-        .claims = c->claims,
+        .claims = claims,
         .query = c->query,
         .category = category,
         .event = event,
@@ -482,8 +486,10 @@ static int enqueue(struct hcs_upstream *u, const struct hcs_conn_info *c, enum j
     const char *ctype = c->protocol == HCP_PROTOCOL_JSON || kind != JOB_MESSAGE
                             ? "application/json"
                             : "application/x-msgpack";
-    if (hcs_upstream_req_headers(&b, &ev, (const char *const *)u->cfg->access_keys,
-                                 u->cfg->n_access_keys, ctype) != 0)
+    int hrc = hcs_upstream_req_headers(&b, &ev, (const char *const *)u->cfg->access_keys,
+                                       u->cfg->n_access_keys, ctype);
+    cJSON_Delete(claims);
+    if (hrc != 0)
         goto fail;
     /* curl would add "Expect: 100-continue" to large bodies: one round
      * trip more and a stall with servers that ignore it. */

@@ -179,18 +179,25 @@ want() { [ -z "$only" ] || [[ " $only " == *" $1 "* ]]; }
 declare -A R   # R[scenario.server.metric] = median
 log="$tmp/runs.log"
 : >"$log"
-# scenario NAME SERVERKIND METRICS -- loadgen args
+# scenario NAME "SERVERKINDS" METRICS -- loadgen args
+# Runs alternate between the servers (hubcast, node, hubcast, node, ...) so
+# that both see the same drift in this VM's speed, which is large (see
+# docs/performance.md, "Status").
 scenario() {
-  local name=$1 kind=$2 metrics=$3; shift 4
-  local i m line
-  echo "== $name on $kind ($runs run(s), load: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+  local name=$1 kinds=$2 metrics=$3; shift 4
+  local i m line kind
+  echo "== $name on $kinds ($runs run(s) each, alternating; load: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
   for i in $(seq "$runs"); do
-    line=$(run_lg "$kind" "$@")
-    echo "$name $kind $line" >>"$log"
-    echo "   $line" | cut -c1-400 >&2
+    for kind in $kinds; do
+      line=$(run_lg "$kind" "$@")
+      echo "$name $kind $line" >>"$log"
+      echo "   $kind: $line" | cut -c1-400 >&2
+    done
   done
-  for m in $metrics lg_cpu_pct srv_cpu_s lost closed; do
-    R[$name.$kind.$m]=$(grep "^$name $kind " "$log" | while read -r l; do field "$m" <<<"$l"; done | median)
+  for kind in $kinds; do
+    for m in $metrics lg_cpu_pct srv_cpu_s lost closed; do
+      R[$name.$kind.$m]=$(grep "^$name $kind " "$log" | while read -r l; do field "$m" <<<"$l"; done | median)
+    done
   done
 }
 
@@ -200,17 +207,16 @@ common=(--warmup "$warm" --duration "$dur" --drain 3 --setup-timeout 60)
 servers="hubcast"
 [ $use_node = 1 ] && servers="hubcast node"
 
-for s in $servers; do
-  want fanout && scenario fanout "$s" "deliveries_per_s p50_us p99_us" -- --subs 1000 --window 32 --pub-conns 16 "${common[@]}"
-  want lat1 && scenario lat1 "$s" "p50_us p99_us max_us" -- --subs 1 --rate 500 --pub-conns 1 "${common[@]}"
-  want lat1000 && scenario lat1000 "$s" "p50_us p99_us max_us deliveries_per_s" -- --subs 1000 --rate 100 --pub-conns 2 "${common[@]}"
-  # Group send: each publish reaches only 10 sockets, so the per-turn costs
-  # (one poll() over every socket) are shared by fewer deliveries than in a
-  # broadcast; 64 publishers in flight (as from several function instances)
-  # let one loop turn take ~30 publishes (docs/performance.md, "Group send").
-  want group && scenario group "$s" "publishes_per_s deliveries_per_s p99_us" -- --subs 1000 --group-size 10 --window 64 --pub-conns 64 "${common[@]}"
-  want connect && scenario connect "$s" "connects_per_s p50_us p99_us" -- --mode connect --concurrency 64 --warmup "$warm" --duration "$dur"
-done
+s=$servers
+want fanout && scenario fanout "$s" "deliveries_per_s p50_us p99_us" -- --subs 1000 --window 32 --pub-conns 16 "${common[@]}"
+want lat1 && scenario lat1 "$s" "p50_us p99_us max_us" -- --subs 1 --rate 500 --pub-conns 1 "${common[@]}"
+want lat1000 && scenario lat1000 "$s" "p50_us p99_us max_us deliveries_per_s" -- --subs 1000 --rate 100 --pub-conns 2 "${common[@]}"
+# Group send: each publish reaches only 10 sockets, so the per-turn costs
+# (one poll() over every socket) are shared by fewer deliveries than in a
+# broadcast; 64 publishers in flight (as from several function instances)
+# let one loop turn take ~30 publishes (docs/performance.md, "Group send").
+want group && scenario group "$s" "publishes_per_s deliveries_per_s p99_us" -- --subs 1000 --group-size 10 --window 64 --pub-conns 64 "${common[@]}"
+want connect && scenario connect "$s" "connects_per_s p50_us p99_us" -- --mode connect --concurrency 64 --warmup "$warm" --duration "$dur"
 want sse && scenario sse hubcast "deliveries_per_s p99_us" -- --transport sse --subs 1000 --window 32 --pub-conns 16 "${common[@]}"
 # 16 publisher connections (16 publishes in flight) so that several
 # publishes reach a subscriber's queue before it is writable: each write

@@ -201,6 +201,12 @@ scenario() {
   done
 }
 
+# Host speed probe: this VM's speed drifts by tens of percent while the
+# load average stays low (another tenant on the host), so print a fixed
+# syscall-bound job's rate next to the results: 1 M 64-byte read+write
+# pairs through dd on the server's CPU, in MB/s (higher = faster host).
+host_probe() { ${pin_srv:-} dd if=/dev/zero of=/dev/null bs=64 count=1000000 2>&1 | awk '/copied/ {print $(NF-1)}'; }
+probe_before=$(host_probe)
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 started=$(date -u +%Y-%m-%dT%H:%MZ)
 common=(--warmup "$warm" --duration "$dur" --drain 3 --setup-timeout 60)
@@ -239,6 +245,7 @@ if want idle; then
   done
 fi
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+probe_after=$(host_probe)
 
 # ---------------------------------------------------------------------------
 # Report
@@ -257,6 +264,7 @@ block="$tmp/block.md"
   echo
   echo "- Machine: $cpu_model, $ncpu CPU(s), $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) RAM, Linux $(uname -r)"
   echo "- Load average (1/5/15 min) before: $load_before; after: $load_after"
+  echo "- Host speed probe (dd, 64-byte read+write pairs on the server's CPU): before ${probe_before:-?} MB/s, after ${probe_after:-?} MB/s"
   echo "- Pinning: server \`${pin_srv:-none}\`, load generator \`${pin_lg:-none}\`; fd limit $fdmax"
   echo "- Windows: warm-up ${warm} s, measured ${dur} s; per-server-CPU-second = measured count / server CPU seconds in the window"
   echo

@@ -6,7 +6,7 @@
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  useService, connect, uniq, withTimeout, isExternal, signalR, clientToken,
+  useService, startService, connect, uniq, withTimeout, isExternal, signalR, clientToken,
 } from '../lib/index.mjs';
 import {
   startRecorder, settingsDir, framedCompletion, expectedSignature, signatureMatches,
@@ -184,3 +184,34 @@ describe('upstream webhooks', { skip: skipExternal }, () => {
   });
 });
 
+
+// A graceful shutdown closes the clients and then waits (bounded) until the
+// upstream has their `disconnected` events; it used to exit with them queued.
+describe('upstream webhooks at shutdown', { skip: skipExternal }, () => {
+  it('SIGTERM: every client\'s disconnected event still reaches the upstream, after its in-flight call', async () => {
+    const svc = await startService({ keys: KEYS, args: ['-c', settings.dir] });
+    try {
+      const hub = uniq('Down');
+      const clients = [];
+      for (let i = 0; i < 4; i++) clients.push(await connect(svc, { hub, userId: `u${i}` }));
+      const ids = clients.map((c) => c.id);
+      for (const id of ids) await rec.waitFor((x) => x.connId === id && x.event === 'connected');
+      // Client 0 has a call in flight when the signal comes: the upstream
+      // answers it only after SLOW_MS, and its disconnected must follow it.
+      const slow = clients[0].conn.invoke('slow').catch(() => 'closed');
+      await rec.waitFor((x) => x.connId === ids[0] && x.event === 'slow');
+      const r = await svc.stop(15_000);
+      assert.equal(r.killed, false, 'the service exits by itself');
+      assert.equal(r.code, 0);
+      await slow;
+      const c0 = rec.of(ids[0]);
+      assert.deepEqual(c0.map((x) => x.event), ['connected', 'slow', 'disconnected']);
+      assert.ok(c0[2].at >= c0[1].doneAt, 'disconnected is sent after the in-flight call finished');
+      for (const id of ids.slice(1)) {
+        assert.deepEqual(rec.of(id).map((x) => x.event), ['connected', 'disconnected'], `events of ${id}`);
+      }
+    } finally {
+      await svc.stop();
+    }
+  });
+});

@@ -38,6 +38,10 @@
 #define ID_BYTES 16
 #define ID_CHARS 23 /* 22 base64url characters + NUL */
 #define SHUTDOWN_GRACE_MS 3000
+/* Then, at most this long for upstream events still queued or in flight
+ * (the `disconnected` of every connection the shutdown closed): together
+ * under the 10 s that Docker and systemd wait before SIGKILL. */
+#define SHUTDOWN_UPSTREAM_GRACE_MS 5000
 #define MAX_DISCARD_BYTES (64u * 1024 * 1024)
 
 struct server {
@@ -1750,9 +1754,19 @@ int hcs_server_run(const struct hcs_config *cfg, FILE *out)
             begin_shutdown(&srv);
             lws_sul_schedule(srv.ctx, 0, &srv.sul, tick, 100 * LWS_US_PER_MS);
         }
-        if (srv.shutting_down &&
-            (hcs_core_conn_count(srv.core) == 0 || now_ms() > srv.shutdown_deadline))
-            srv.done = true;
+        if (srv.shutting_down) {
+            int64_t t = now_ms();
+            if (hcs_core_conn_count(srv.core) == 0 || t > srv.shutdown_deadline) {
+                size_t pending = hcs_upstream_pending(srv.upstream);
+                if (pending == 0) {
+                    srv.done = true;
+                } else if (t > srv.shutdown_deadline + SHUTDOWN_UPSTREAM_GRACE_MS) {
+                    hcs_log(HCS_LOG_WARN, "server",
+                            "shutdown: upstream events of %zu connection(s) abandoned", pending);
+                    srv.done = true;
+                }
+            }
+        }
     }
     hcs_log(HCS_LOG_NOTICE, "server", "stopped");
     lws_sul_cancel(&srv.sul);

@@ -726,6 +726,12 @@ static void check_reload(struct hcs_upstream *u)
     settings_swap(u, &s, &read_st, u->has_settings ? "reloaded" : "loaded");
 }
 
+size_t hcs_upstream_pending(const struct hcs_upstream *u)
+{
+    /* A connection's queue exists while it has jobs queued or in flight. */
+    return u ? hcs_map_count(&u->cqs) : 0;
+}
+
 void hcs_upstream_poll(struct hcs_upstream *u, int64_t now_ms)
 {
     if (!u)

@@ -12,6 +12,7 @@
 #ifndef HCS_UPSTREAM_H
 #define HCS_UPSTREAM_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -29,6 +30,10 @@ struct hcs_upstream *hcs_upstream_new(const struct hcs_config *cfg, struct hcs_c
                                       void (*wake)(void *user), void *wake_user);
 /* Apply finished requests and settings-file reloads. Loop thread only. */
 void hcs_upstream_poll(struct hcs_upstream *u, int64_t now_ms);
+/* Connections with upstream events still queued or in flight (loop
+ * thread). A graceful shutdown waits for 0 so that the `disconnected` events
+ * of the connections it closed reach the app. NULL: 0. */
+size_t hcs_upstream_pending(const struct hcs_upstream *u);
 /* Stop the worker (pending events are abandoned) and free. NULL is a no-op. */
 void hcs_upstream_free(struct hcs_upstream *u);
 

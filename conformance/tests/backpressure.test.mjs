@@ -5,7 +5,7 @@
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { useService, connect, uniq, Api, rest, isExternal } from '../lib/index.mjs';
+import { useService, startService, connect, uniq, Api, rest, isExternal } from '../lib/index.mjs';
 import { rawWs, rssKiB } from '../lib/raw.mjs';
 
 const QUEUE = 256 * 1024;
@@ -60,5 +60,46 @@ describe('a peer that stops reading', { skip: isExternal() }, () => {
     assert.match(svc.output.join(''), /queue|slow/i, 'the close is logged with its reason');
     stuck.destroy();
     process.stderr.write(`backpressure: rss ${rss0} KiB -> peak ${peak} KiB\n`);
+  });
+
+  // Regression: when the peer's socket buffers were already full before its
+  // queue reached the cap, the close (a Close message waiting for POLLOUT)
+  // never went out and the socket stayed open for good. A queue cap above
+  // what the kernel buffers for a socket (tcp_rmem + tcp_wmem maxima, ~10 MiB
+  // here) and paced sends make sure the socket is full for good first.
+  it('is closed even when its socket stopped being writable before the queue filled', { timeout: 120_000 }, async () => {
+    const svc = await startService({ args: ['--max-queue-bytes', String(16 * 1024 * 1024), '--log-level', 'info'] });
+    try {
+      const hub = uniq('bq');
+      const stuck = await rawWs(svc, { hub });
+      stuck.handshake();
+      await stuck.waitFor((w) => w.text().startsWith('{}\x1e'), 3000, 'handshake ack');
+      stuck.socket.pause();
+      const api = new Api(svc, hub);
+      const payload = 'q'.repeat(64 * 1024);
+      const exists = async () => (await rest(svc, 'HEAD', `/api/v1/hubs/${hub}/connections/${stuck.connectionId}`)).status === 200;
+      let sent = 0;
+      // One 64 KiB message every few ms (up to 128 MiB), so each is written
+      // out before the next arrives and the queue only grows once the socket
+      // is full, until the service drops the connection.
+      while (sent < 2048 && await exists()) {
+        await api.send({ target: 'msg', arguments: [sent, payload] });
+        sent++;
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      assert.equal(await exists(), false, `dropped after ${sent} broadcasts`);
+      const t0 = Date.now();
+      const marker = `conn=${stuck.connectionId} disconnected`;
+      while (!svc.output.join('').includes(marker) && Date.now() < t0 + 20_000) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const line = svc.output.join('').split('\n').find((l) => l.includes(marker));
+      assert.ok(line, `the socket is closed and the close logged (dropped after ${sent} broadcasts)`);
+      assert.match(line, /queue/i);
+      process.stderr.write(`backpressure (full socket): dropped after ${sent} broadcasts, closed ${Date.now() - t0} ms later\n`);
+      stuck.destroy();
+    } finally {
+      await svc.stop();
+    }
   });
 });

@@ -1203,6 +1203,31 @@ static void t_want_write(void **state)
     fx_end(f);
 }
 
+/* A close while a write request is already pending (the peer is not
+ * reading) tells the sink again, so that the edge can see the connection is
+ * closing and bound the wait for a writable socket. */
+static void t_close_renotifies_pending_write(void **state)
+{
+    struct fx *f = fx(state);
+    struct hcs_conn *c = connect(f, "hub", "c1", NULL);
+    struct hcs_message *m = msg(f, "{\"type\":1,\"target\":\"x\",\"arguments\":[]}" RS);
+    assert_int_equal(hcs_core_send_conn(f->core, "hub", "c1", m), 0);
+    hcs_message_unref(m);
+    int before = f->n_want;
+    assert_false(hcs_conn_is_closing(c));
+    hcs_core_conn_close(f->core, c, "bye", false);
+    assert_int_equal(f->n_want, before + 1);
+    assert_true(hcs_conn_is_closing(c));
+    /* Closing twice does not notify again. */
+    hcs_core_conn_close(f->core, c, "again", false);
+    assert_int_equal(f->n_want, before + 1);
+    uint8_t *out;
+    size_t len;
+    assert_int_equal(hcs_core_conn_output(f->core, c, &out, &len, 0), HCS_OUTPUT_DATA);
+    hcs_core_conn_output_done(f->core, c);
+    fx_end(f);
+}
+
 static void t_queue_cap(void **state)
 {
     struct fx *f = fx(state);
@@ -1640,6 +1665,7 @@ int main(void)
         T(t_send_user_group_conn),
         T(t_coalesce),
         T(t_want_write),
+        T(t_close_renotifies_pending_write),
         T(t_queue_cap),
         T(t_groups),
         T(t_user_groups),

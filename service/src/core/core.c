@@ -891,8 +891,15 @@ static void conn_close_with(struct hcs_core *core, struct hcs_conn *c, struct hc
     c->is_closing = true;
     if (error && *error && !c->close_error)
         c->close_error = hcp_strdup(error); /* best effort: only reported */
+    /* Tell the edge about the close even when a write request is already
+     * pending (the sink contract allows a repeat): the close must not wait
+     * for a peer that may never make its socket writable again, so the edge
+     * arms a deadline when it sees a closing connection. */
+    bool pending = c->want_write;
     if (last)
         (void)enqueue(core, c, last, false);
+    if (pending)
+        c->want_write = false;
     request_write(core, c);
 }
 

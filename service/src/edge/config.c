@@ -78,6 +78,9 @@ static const struct option_row OPTIONS[] = {
      1, 3600, "Seconds of send-idleness after which the service sends a Ping."},
     {"client-timeout", 0, "HUBCAST_CLIENT_TIMEOUT", T_SECONDS, OFF(client_timeout_s), 0, "30", 1,
      3600, "Seconds without any message from a client (after its first Ping) before closing it."},
+    {"close-timeout", 0, "HUBCAST_CLOSE_TIMEOUT", T_SECONDS, OFF(close_timeout_s), 0, "5", 1, 3600,
+     "Seconds a closing WebSocket or SSE connection has to write what is left and its Close "
+     "message; then the socket is dropped (a peer that stopped reading never drains it)."},
     {"negotiate-timeout", 0, "HUBCAST_NEGOTIATE_TIMEOUT", T_SECONDS, OFF(negotiate_timeout_s), 0,
      "30", 1, 3600, "Seconds a negotiated connection token stays valid without a transport."},
     {"token-skew", 0, "HUBCAST_TOKEN_SKEW", T_SECONDS, OFF(token_skew_s), 0, "300", 0, 86400,

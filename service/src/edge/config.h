@@ -36,6 +36,7 @@ struct hcs_config {
     int64_t keepalive_s;
     int64_t client_timeout_s;
     int64_t negotiate_timeout_s;
+    int64_t close_timeout_s;     /* a closing WebSocket/SSE gets this long to flush */
     int64_t token_skew_s;
     size_t token_cache_slots; /* REST verdict cache (auth.h), 0 = off */
     bool check_token_lifetime;

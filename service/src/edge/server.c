@@ -103,6 +103,7 @@ struct pss {
     /* WebSocket: the peer sent a Close frame (a clean end); without one a
      * stateful connection waits for a resume (signalr-protocol.md 9.5). */
     bool peer_closed;
+    bool close_armed; /* the core is closing pss->conn: lws kills it at a deadline */
 };
 
 static volatile sig_atomic_t g_stop;
@@ -1500,12 +1501,29 @@ static const struct lws_protocols PROTOCOLS[] = {
 /* ------------------------------------------------------------------------ */
 /* Sink, timers, signals, lifecycle                                          */
 
+/*
+ * A connection the core is closing gets --close-timeout to write what is
+ * left and its Close message. The close needs a writable socket, and a peer
+ * that stopped reading with its socket buffers full never makes it writable
+ * again: without a deadline the socket (and lws's buffered output) stayed
+ * forever (backpressure.test.mjs, "socket stopped being writable").
+ */
 static void sink_want_write(void *sink_user, const char *conn_id, void *transport)
 {
-    (void)sink_user;
+    struct server *srv = sink_user;
     (void)conn_id;
-    if (transport)
-        lws_callback_on_writable((struct lws *)transport);
+    if (!transport)
+        return;
+    struct lws *wsi = transport;
+    struct pss *pss = lws_wsi_user(wsi);
+    /* WebSockets and SSE streams; a long poll answers at once when its
+     * connection closes, and its socket goes on serving the next request. */
+    if (pss && pss->conn && pss->kind != PK_POLL && !pss->close_armed &&
+        hcs_conn_is_closing(pss->conn)) {
+        pss->close_armed = true;
+        lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_SEND, (int)srv->cfg->close_timeout_s);
+    }
+    lws_callback_on_writable(wsi);
 }
 
 /* Called from the upstream worker thread: lws_cancel_service is the one lws
